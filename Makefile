@@ -1,0 +1,43 @@
+# Set-up is two commands: `make quickstart` (the main job) and `make test` (the whole suite).
+# Both create .venv on first use with the CPU install (no CUDA wheels).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-cpu
+RUN_DIR ?= runs/quickstart
+
+.PHONY: venv quickstart test test-fast lint format gpu clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
+	touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(BIN)/python scripts/quickstart.py --run_dir $(RUN_DIR)
+
+lint: $(STAMP)
+	$(BIN)/ruff check hsc_jax hsc_infer tests scripts
+	$(BIN)/ruff format --check hsc_jax hsc_infer tests scripts
+
+format: $(STAMP)
+	$(BIN)/ruff format hsc_jax hsc_infer tests scripts
+	$(BIN)/ruff check --fix hsc_jax hsc_infer tests scripts
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+test-fast: lint
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# GPU path: swaps onnxruntime for onnxruntime-gpu (never both in one environment) and adds CUDA JAX.
+gpu: $(STAMP)
+	$(BIN)/python -m pip uninstall --yes onnxruntime
+	$(BIN)/python -m pip install 'onnxruntime-gpu==1.32.0' 'jax[cuda12]==0.10.2'
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

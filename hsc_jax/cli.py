@@ -1,0 +1,56 @@
+"""The `hsc-jax` command line: a thin click group whose commands live beside the code they run.
+
+Commands are imported only when invoked, so `hsc-jax --help` answers without loading JAX.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> "module:attribute" of its click command
+COMMANDS = {
+    "data": "hsc_jax.data.cli:data",
+    "train": "hsc_jax.train.cli:train",
+    "predict": "hsc_jax.train.cli:predict",
+    "evaluate": "hsc_jax.train.cli:evaluate",
+    "convert-torch": "hsc_jax.train.cli:convert_torch",
+    "export": "hsc_jax.export.cli:export",
+    "exportonnx": "hsc_jax.export.cli:export",  # the reference's name
+}
+
+HELP = {
+    "data": "Build, synthesise and inspect datasets.",
+    "train": "Train a smile classifier.",
+    "predict": "Smile probabilities of image files from a checkpoint.",
+    "evaluate": "Metrics and figures of a checkpoint or ONNX model on a split.",
+    "convert-torch": "Turn a reference PyTorch checkpoint into one of ours.",
+    "export": "Export a checkpoint to ONNX.",
+    "exportonnx": "Alias of export.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module_name, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, HELP[name]) for name in self.list_commands(ctx)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hsc-jax")
+def main() -> None:
+    """HSC-JAX: train, evaluate and export the happy smile classifier."""
+
+
+if __name__ == "__main__":
+    main()
