@@ -34,10 +34,16 @@ test: lint
 test-fast: lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# GPU path: swaps onnxruntime for onnxruntime-gpu (never both in one environment) and adds CUDA JAX.
-gpu: $(STAMP)
-	$(BIN)/python -m pip uninstall --yes onnxruntime
-	$(BIN)/python -m pip install 'onnxruntime-gpu==1.32.0' 'jax[cuda12]==0.10.2'
+# GPU path, in its own environment: onnxruntime-gpu replaces onnxruntime (the two share one folder
+# and must never be installed together) and JAX gets its CUDA 12 plugin.
+GPU_VENV := .venv-gpu
+gpu:
+	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(GPU_VENV)/bin/python -m pip install --quiet -e '.[train,dev]'
+	$(GPU_VENV)/bin/python -m pip uninstall --yes onnxruntime
+	$(GPU_VENV)/bin/python -m pip install --quiet 'onnxruntime-gpu==1.32.0' 'jax[cuda12]==0.10.2'
+	@echo "GPU environment ready: $(GPU_VENV)/bin/hsc-jax"
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) $(GPU_VENV) runs build *.egg-info
