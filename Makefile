@@ -35,14 +35,14 @@ test-fast: lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # GPU path, in its own environment: onnxruntime-gpu replaces onnxruntime (the two share one folder
-# and must never be installed together) and JAX gets its CUDA 12 plugin.
+# and must never be installed together; 1.31.1 is its newest release) and JAX gets CUDA 12.
 GPU_VENV := .venv-gpu
 gpu:
 	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv $(GPU_VENV)
 	$(GPU_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(GPU_VENV)/bin/python -m pip install --quiet -e '.[train,dev]'
 	$(GPU_VENV)/bin/python -m pip uninstall --yes onnxruntime
-	$(GPU_VENV)/bin/python -m pip install --quiet 'onnxruntime-gpu==1.32.0' 'jax[cuda12]==0.10.2'
+	$(GPU_VENV)/bin/python -m pip install --quiet 'onnxruntime-gpu==1.31.1' 'jax[cuda12]==0.10.2'
 	@echo "GPU environment ready: $(GPU_VENV)/bin/hsc-jax"
 
 clean:
