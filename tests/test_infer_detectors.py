@@ -1,0 +1,98 @@
+"""Detectors (DEIMv2 format, Haar default) and the contract-driven crop boxes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hsc_infer import ModelContract
+from hsc_infer.crops import add_margin, crop, crop_box, face_to_head, head_to_face
+from hsc_infer.detectors import (
+    Deimv2Detector,
+    Detection,
+    Detector,
+    HaarFaceDetector,
+    load_detector,
+)
+from hsc_infer.testing import build_tiny_deimv2
+
+ROWS = [
+    [7, 0.25, 0.10, 0.50, 0.60, 0.90],  # head
+    [0, 0.10, 0.10, 0.90, 0.90, 0.95],  # body: ignored
+    [7, 0.60, 0.20, 0.70, 0.30, 0.20],  # head below the score threshold
+    [7, -0.10, 0.50, 1.20, 1.05, 0.35],  # head past the edges, score exactly at the threshold
+]
+
+
+@pytest.fixture(scope="module")
+def deimv2(tmp_path_factory):
+    pytest.importorskip("onnx")
+    return build_tiny_deimv2(tmp_path_factory.mktemp("det") / "deimv2.onnx", np.array(ROWS))
+
+
+def test_deimv2_heads_in_pixels(deimv2):
+    detector = Deimv2Detector(deimv2, "cpu", score_threshold=0.35)
+    assert isinstance(detector, Detector)
+    frame = np.zeros((200, 300, 3), np.uint8)
+    found = detector(frame)
+    assert found == [
+        Detection(box=(75, 20, 150, 120), score=pytest.approx(0.9), kind="head"),
+        Detection(box=(0, 100, 300, 200), score=pytest.approx(0.35), kind="head"),
+    ]
+    assert detector.preprocess(frame).shape == (1, 3, 200, 300)
+    assert detector.preprocess(frame).dtype == np.float32
+
+
+def test_deimv2_rejects_bad_frames(deimv2):
+    detector = Deimv2Detector(deimv2)
+    with pytest.raises(TypeError, match="uint8"):
+        detector(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        detector(np.zeros((10, 10), np.uint8))
+
+
+def test_detection_is_frozen():
+    d = Detection((0, 0, 4, 2), 0.5)
+    with pytest.raises(AttributeError):
+        d.score = 1.0
+    assert (d.width, d.height, d.kind) == (4, 2, "head")
+
+
+def test_haar_default_detector():
+    detector = load_detector(None)
+    assert isinstance(detector, HaarFaceDetector) and isinstance(detector, Detector)
+    assert detector(np.zeros((120, 160, 3), np.uint8)) == []
+
+
+def test_load_detector_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="DEIMv2"):
+        load_detector(tmp_path / "none.onnx")
+
+
+def test_face_head_conversions_are_inverse():
+    face = (100.0, 100.0, 150.0, 160.0)
+    head = face_to_head(face)
+    assert head[2] - head[0] == pytest.approx(80.0)  # 1.6x wider
+    assert head[3] - head[1] == pytest.approx(96.0)  # 1.6x taller
+    assert (head[1] + head[3]) / 2 == pytest.approx(130 - 6)  # shifted up 0.1 face height
+    np.testing.assert_allclose(head_to_face(head), face)
+
+
+def test_crop_box_follows_contract():
+    frame_shape = (480, 640, 3)
+    face = Detection((300, 200, 350, 250), 1.0, kind="face")
+    head = Detection((300, 200, 380, 280), 1.0, kind="head")
+    head_model = ModelContract()
+    face_model = ModelContract(crop_kind="face", crop_margin=0.25)
+    assert crop_box(head, head_model, frame_shape) == head.box  # reference models: as detected
+    assert crop_box(face, head_model, frame_shape) == (285, 180, 365, 260)  # grown to a head
+    # Head to face: 50x50 centred at (340, 245); then 12.5 px margin per side, covered outward.
+    assert crop_box(head, face_model, frame_shape) == (302, 207, 378, 283)
+    assert add_margin((0, 0, 10, 20), 0.1) == (-1.0, -2.0, 11.0, 22.0)
+
+
+def test_crop_box_clamped_to_frame():
+    frame = np.zeros((100, 100, 3), np.uint8)
+    box = crop_box(Detection((0, 0, 40, 40), 1.0, kind="face"), ModelContract(), frame.shape)
+    assert box == (0, 0, 52, 48)
+    assert crop(frame, box).shape == (48, 52, 3)
