@@ -1,0 +1,213 @@
+"""load_dataset: parquet -> validated, decoded, split training data."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hsc_jax.data.errors import BadRow, DatasetError, format_bad_rows
+from hsc_jax.data.grouping import connected_groups, group_keys
+from hsc_jax.data.images import decode_images, parse_image_size
+from hsc_jax.data.labels import CLASS_NAMES, SPLITS, normalise_split, resolve_labels
+from hsc_jax.data.split import SplitRatios, assign_splits, copies_across_splits
+from hsc_jax.data.table import Table, read_table
+
+__all__ = ["BadRow", "Dataset", "DatasetError", "SplitData", "load_dataset"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """One split's examples, decoded once at the model's size."""
+
+    images: np.ndarray  # (N, H, W, 3) uint8 RGB
+    labels: np.ndarray  # (N,) int32 class ids: 0 = no_smiling, 1 = smiling
+    paths: list[str]  # image_path, or "<parquet>#row<i>" for embedded images without one
+    groups: np.ndarray  # (N,) int64 group ids, shared across splits of one dataset
+    rows: np.ndarray  # (N,) int64 row positions in the parquet file
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> np.ndarray:
+        """(num_classes,) int64 examples per class."""
+        return np.bincount(self.labels, minlength=len(CLASS_NAMES))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    source: Path  # the parquet file read
+    image_size: tuple[int, int]  # (H, W) of every cached image
+    splits: dict[str, SplitData]  # "train", "val", "test", always all three (possibly empty)
+    class_names: tuple[str, ...] = CLASS_NAMES  # index = class id
+    skipped_rows: int = 0  # bad rows left out under skip_bad_rows
+    bad_rows: tuple[BadRow, ...] = ()  # what was wrong with them
+    dropped_split_rows: int = 0  # rows whose split value is none of the known names
+    dropped_split_values: dict[str, int] = field(default_factory=dict)  # value -> rows dropped
+    followed_rows: int = 0  # unassigned rows that joined their group's explicit split
+    ratio_rows: int = 0  # unassigned rows split by the ratios, whole groups at a time
+    num_groups: int = 0  # groups after joining byte-identical images
+    copies_of_train: dict[str, int] = field(
+        default_factory=dict
+    )  # val/test rows equal to a train row
+    label_disagreements: int = 0  # rows whose class_id (used) and label text differ
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def summary(self) -> str:
+        """A few lines for the log: where the data came from and what each split holds."""
+        lines = [f"dataset {self.source} at {self.image_size[0]}x{self.image_size[1]}:"]
+        for name, split in self.splits.items():
+            counts = ", ".join(
+                f"{cls} {n}" for cls, n in zip(self.class_names, split.class_counts(), strict=True)
+            )
+            lines.append(f"  {name}: {len(split)} ({counts})")
+        lines.append(f"  {self.num_groups} groups; {self.ratio_rows} rows split by ratio")
+        return "\n".join(lines)
+
+
+def load_dataset(
+    path: str | Path,
+    image_size: tuple[int, int] | int | str = (48, 48),
+    train_ratio: float = 0.8,
+    val_ratio: float = 0.2,
+    test_ratio: float = 0.0,
+    seed: int = 0,
+    skip_bad_rows: bool = False,
+    workers: int | None = None,
+) -> Dataset:
+    """Read, validate, decode and split a dataset (a parquet file or a folder with
+    `dataset.parquet`). Bad rows raise DatasetError listing them unless `skip_bad_rows`."""
+    size = parse_image_size(image_size)
+    ratios = SplitRatios(train_ratio, val_ratio, test_ratio)  # bad flags fail before any reading
+    table = read_table(path)
+    frame = table.frame
+
+    raw_splits = _column(frame, "split")
+    split_names = [normalise_split(value) for value in raw_splits]
+    dropped = Counter(str(v) for v, s in zip(raw_splits, split_names, strict=True) if s is None)
+    if dropped:
+        log.warning(
+            "%s: left out %d rows with unknown split values %s",
+            table.source,
+            dropped.total(),
+            dict(dropped),
+        )
+    kept = np.array([i for i, s in enumerate(split_names) if s is not None], dtype=np.int64)
+    kept_frame = frame.iloc[kept].reset_index(drop=True)
+
+    labels = resolve_labels(kept_frame)
+    paths = _row_paths(table, kept)
+    decoded = decode_images(
+        _column(kept_frame, "image_bytes"),
+        _column(kept_frame, "image_path"),
+        table.base_dir,
+        size,
+        workers,
+    )
+    bad_rows = _bad_rows(kept, paths, labels.errors, decoded.errors)
+    _report_bad_rows(table.source, bad_rows, skip_bad_rows)
+    if labels.disagreements:
+        log.warning(
+            "%s: %d rows have a class_id that disagrees with their label text; class_id was used",
+            table.source,
+            labels.disagreements,
+        )
+
+    # From here on only good rows: `good` holds their positions among the kept rows.
+    good = np.setdiff1d(np.arange(len(kept)), [*labels.errors, *decoded.errors])
+    good_md5 = [decoded.md5[p] for p in good]
+    group_ids = connected_groups(group_keys(kept_frame.iloc[good]), good_md5)
+    assignment = assign_splits(
+        [split_names[kept[p]] for p in good], group_ids, labels.labels[good], ratios, seed
+    )
+    copies = copies_across_splits(assignment.splits, good_md5)
+    if any(copies.values()):
+        log.warning(
+            "%s: rows with byte-identical copies in train (explicit splits kept): %s",
+            table.source,
+            copies,
+        )
+
+    splits = {}
+    for name in SPLITS:
+        members = np.flatnonzero(assignment.splits == name)
+        positions = good[members]
+        splits[name] = SplitData(
+            images=decoded.images[positions],
+            labels=labels.labels[positions].astype(np.int32),
+            paths=[paths[p] for p in positions],
+            groups=group_ids[members],
+            rows=kept[positions],
+        )
+    if len(splits["train"]) == 0:
+        counts = ", ".join(f"{name} {len(data)}" for name, data in splits.items())
+        raise DatasetError(
+            f"{table.source}: the train split is empty ({counts}; "
+            f"{len(bad_rows)} bad rows skipped, {dropped.total()} rows with unknown splits)"
+        )
+    dataset = Dataset(
+        source=table.source,
+        image_size=size,
+        splits=splits,
+        skipped_rows=len(bad_rows),
+        bad_rows=tuple(bad_rows),
+        dropped_split_rows=dropped.total(),
+        dropped_split_values=dict(dropped),
+        followed_rows=assignment.followed_rows,
+        ratio_rows=assignment.ratio_rows,
+        num_groups=int(group_ids.max()) + 1 if len(group_ids) else 0,
+        copies_of_train=copies,
+        label_disagreements=labels.disagreements,
+    )
+    log.info("%s", dataset.summary())
+    return dataset
+
+
+def _report_bad_rows(source: Path, bad_rows: list[BadRow], skip_bad_rows: bool) -> None:
+    if bad_rows and not skip_bad_rows:
+        raise DatasetError(
+            f"{len(bad_rows)} bad row(s) in {source}:\n{format_bad_rows(bad_rows)}\n"
+            "Fix or remove these rows, or pass --skip_bad_rows to leave them out.",
+            bad_rows,
+        )
+    if bad_rows:
+        log.warning(
+            "%s: skipped %d bad rows:\n%s", source, len(bad_rows), format_bad_rows(bad_rows)
+        )
+
+
+def _column(frame: pd.DataFrame, name: str) -> list:
+    return frame[name].tolist() if name in frame.columns else [None] * len(frame)
+
+
+def _row_paths(table: Table, rows: np.ndarray) -> list[str]:
+    """image_path where given, else "<parquet>#row<i>": how a row is named in every report."""
+    given = _column(table.frame, "image_path")
+    return [
+        given[r] if isinstance(given[r], str) and given[r] else f"{table.source}#row{r}"
+        for r in rows
+    ]
+
+
+def _bad_rows(
+    rows: np.ndarray, paths: Sequence[str], *errors_by_position: dict[int, str]
+) -> list[BadRow]:
+    positions = sorted(set().union(*errors_by_position))
+    return [
+        BadRow(
+            row=int(rows[p]),
+            path=paths[p],
+            reason="; ".join(e[p] for e in errors_by_position if p in e),
+        )
+        for p in positions
+    ]
