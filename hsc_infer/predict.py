@@ -1,0 +1,221 @@
+"""Batch smile prediction over images, videos and folders, to CSV or JSONL.
+
+    python -m hsc_infer.predict crops/ -hm hsc_s_48x48.onnx --output preds.csv
+    python -m hsc_infer.predict clip.mp4 photos/ -hm m.onnx --detect -m deimv2.onnx -o out.jsonl
+
+Images are taken as crops (one row each, no frame or box) unless `--detect`; videos always go
+through the detector (one row per head per frame). Folders are searched recursively. Unreadable
+files are reported on stderr and skipped; the exit status is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from hsc_infer.classifier import SmileClassifier
+from hsc_infer.detectors import Detector, load_detector
+from hsc_infer.media import expand_inputs, frames, is_video, open_capture, read_image
+from hsc_infer.pipeline import detect_and_classify
+from hsc_infer.providers import PROVIDER_CHOICES
+
+COLUMNS = ("path", "frame", "x1", "y1", "x2", "y2", "prob_smiling", "smiling")
+CROP_BATCH = 64  # whole-image crops per onnxruntime run
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    path: str
+    frame: int | None  # video frame index; None for a still image
+    x1: int | None  # box of the crop classified; None for a whole-image crop
+    y1: int | None
+    x2: int | None
+    y2: int | None
+    prob_smiling: float
+    smiling: bool
+
+
+class Progress:
+    """A one-line counter on stderr, redrawn at most every 0.2 s, shown only for long inputs."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, min_total: int = 20) -> None:
+        self.total, self.stream, self.enabled = total, stream, total >= min_total
+        self.done, self._last = 0, 0.0
+
+    def advance(self, note: str = "") -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self.enabled and (now - self._last > 0.2 or self.done == self.total):
+            self._last = now
+            self.stream.write(f"\r[{self.done}/{self.total}] {note[-60:]:<60}")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def predict_crops(
+    classifier: SmileClassifier, paths: list[Path], progress: Progress, errors: list[str]
+) -> Iterator[Prediction]:
+    """Whole images as crops, batched."""
+    for start in range(0, len(paths), CROP_BATCH):
+        loaded = []
+        for path in paths[start : start + CROP_BATCH]:
+            image = read_image(path)
+            progress.advance(str(path))
+            if image is None:
+                errors.append(f"cannot read image: {path}")
+            else:
+                loaded.append((path, image))
+        if not loaded:
+            continue
+        probs = classifier.predict([image for _, image in loaded])
+        for (path, _), prob in zip(loaded, probs, strict=True):
+            yield Prediction(
+                str(path),
+                None,
+                None,
+                None,
+                None,
+                None,
+                float(prob),
+                bool(prob >= classifier.threshold),
+            )
+
+
+def _frame_predictions(
+    path: Path,
+    frame_index: int | None,
+    frame: np.ndarray,
+    detector: Detector,
+    classifier: SmileClassifier,
+) -> Iterator[Prediction]:
+    _, boxes, probs, _, _ = detect_and_classify(frame, detector, classifier)
+    for box, prob in zip(boxes, probs, strict=True):
+        yield Prediction(
+            str(path), frame_index, *box, float(prob), bool(prob >= classifier.threshold)
+        )
+
+
+def predict_detected_image(
+    path: Path, detector: Detector, classifier: SmileClassifier, errors: list[str]
+) -> Iterator[Prediction]:
+    image = read_image(path)
+    if image is None:
+        errors.append(f"cannot read image: {path}")
+        return
+    yield from _frame_predictions(path, None, image, detector, classifier)
+
+
+def predict_video(
+    path: Path, detector: Detector, classifier: SmileClassifier, errors: list[str]
+) -> Iterator[Prediction]:
+    try:
+        capture = open_capture(str(path))
+    except (FileNotFoundError, RuntimeError) as e:
+        errors.append(f"cannot read video: {path} ({e})")
+        return
+    try:
+        for index, frame in enumerate(frames(capture)):
+            yield from _frame_predictions(path, index, frame, detector, classifier)
+    finally:
+        capture.release()
+
+
+def write_predictions(predictions: Iterator[Prediction], stream: TextIO, fmt: str) -> int:
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(stream)
+        writer.writerow(COLUMNS)
+        for p in predictions:
+            writer.writerow(["" if v is None else v for v in (getattr(p, c) for c in COLUMNS)])
+            count += 1
+    else:
+        for p in predictions:
+            stream.write(json.dumps(asdict(p)) + "\n")
+            count += 1
+    return count
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m hsc_infer.predict", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("inputs", nargs="+", help="images, videos or folders")
+    p.add_argument("-hm", "--hsc_model", default=None, help="HSC ONNX (default: the shipped one)")
+    p.add_argument("-ep", "--execution_provider", choices=PROVIDER_CHOICES, default="cpu")
+    p.add_argument("--threshold", type=float, default=None, help="override the model's threshold")
+    p.add_argument("--detect", action="store_true", help="find heads in images too")
+    p.add_argument("-m", "--model", default=None, help="DEIMv2 detector ONNX (default: Haar)")
+    p.add_argument("-ost", "--object_score_threshold", type=float, default=0.35)
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="FILE.csv or FILE.jsonl (default: CSV on stdout)",
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    fmt = "jsonl" if args.output is not None and args.output.suffix.lower() == ".jsonl" else "csv"
+    if args.output is not None and args.output.suffix.lower() not in (".csv", ".jsonl"):
+        raise ValueError(f"--output must end in .csv or .jsonl, got {args.output}")
+    classifier = SmileClassifier(args.hsc_model, args.execution_provider, threshold=args.threshold)
+    paths, rejected = expand_inputs(args.inputs)
+    errors = [f"not found or not an image/video: {p}" for p in rejected]
+    videos = [p for p in paths if is_video(p)]
+    images = [p for p in paths if not is_video(p)]
+    detector = (
+        load_detector(args.model, args.execution_provider, args.object_score_threshold)
+        if (videos or args.detect)
+        else None
+    )
+    progress = Progress(len(paths))
+
+    def predictions() -> Iterator[Prediction]:
+        if args.detect:
+            for path in images:
+                yield from predict_detected_image(path, detector, classifier, errors)
+                progress.advance(str(path))
+        else:
+            yield from predict_crops(classifier, images, progress, errors)
+        for path in videos:
+            yield from predict_video(path, detector, classifier, errors)
+            progress.advance(str(path))
+
+    if args.output is None:
+        count = write_predictions(predictions(), sys.stdout, fmt)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.output, "w", newline="" if fmt == "csv" else None) as stream:
+            count = write_predictions(predictions(), stream, fmt)
+    progress.close()
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(f"{count} prediction(s) from {len(paths)} file(s)", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

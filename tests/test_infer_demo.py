@@ -1,0 +1,121 @@
+"""The demo end to end, headless, with tiny models: a synthetic video and an images folder."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from hsc_infer import demo
+from hsc_infer.testing import (
+    build_tiny_classifier,
+    build_tiny_deimv2,
+    synthetic_frame,
+    write_synthetic_video,
+)
+
+FRAMES = 6
+HEAD_ROWS = [[7, 0.10, 0.25, 0.40, 0.75, 0.9], [7, 0.70, 0.05, 0.95, 0.35, 0.8]]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    pytest.importorskip("onnx")
+    root = tmp_path_factory.mktemp("demo_models")
+    return (
+        build_tiny_classifier(root / "hsc.onnx"),
+        build_tiny_deimv2(root / "deimv2.onnx", np.array(HEAD_ROWS)),
+    )
+
+
+def check_line(line: dict, index: int) -> None:
+    assert set(line) == {"frame", "latency_ms", "heads"}
+    assert line["frame"] == index
+    assert set(line["latency_ms"]) == {"detector", "classifier"}
+    assert all(isinstance(v, float) for v in line["latency_ms"].values())
+    for head in line["heads"]:
+        assert set(head) == {"track_id", "box", "prob", "smiling", "label"}
+        assert head["track_id"] is None or isinstance(head["track_id"], int)
+        assert len(head["box"]) == 4 and all(isinstance(v, int) for v in head["box"])
+        assert isinstance(head["prob"], float) and 0 <= head["prob"] <= 1
+        assert isinstance(head["smiling"], bool)
+        assert head["label"] in ("Smiling", "")
+
+
+def test_headless_video(models, tmp_path):
+    hsc, deimv2 = models
+    video = write_synthetic_video(tmp_path / "in.mp4", frames=FRAMES)
+    out = tmp_path / "out"
+    argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless"]
+    assert demo.main([*argv, "--output-dir", str(out), "--threshold", "0.1", "-efm"]) == 0
+    capture = cv2.VideoCapture(str(out / "output.mp4"))
+    assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
+    assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 320
+    capture.release()
+    lines = [json.loads(x) for x in (out / "output.jsonl").read_text().splitlines()]
+    assert len(lines) == FRAMES
+    for index, line in enumerate(lines):
+        check_line(line, index)
+        assert [h["track_id"] for h in line["heads"]] == [1, 2]
+        assert line["heads"][0]["box"] == [32, 60, 128, 180]
+        assert all(h["smiling"] for h in line["heads"])  # threshold 0.1 overrides the model's
+        assert all(h["label"] == "" for h in line["heads"])  # history not yet full
+
+
+def test_headless_no_writer_no_tracking(models, tmp_path):
+    hsc, deimv2 = models
+    video = write_synthetic_video(tmp_path / "in.mp4", frames=3)
+    argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless", "-dvw", "-dtk"]
+    assert demo.main([*argv, "--output-dir", str(tmp_path / "o"), "-oyt"]) == 0
+    assert not (tmp_path / "o" / "output.mp4").exists()
+    lines = [json.loads(x) for x in (tmp_path / "o" / "output.jsonl").read_text().splitlines()]
+    assert [h["track_id"] for h in lines[0]["heads"]] == [None, None]
+    yolo = (tmp_path / "o" / "output" / "00000000.txt").read_text().splitlines()
+    assert yolo[0] == "7 0.250000 0.500000 0.300000 0.500000"
+
+
+def test_images_dir_mode(models, tmp_path):
+    hsc, deimv2 = models
+    images = tmp_path / "imgs"
+    (images / "sub").mkdir(parents=True)
+    cv2.imwrite(str(images / "a.png"), synthetic_frame(0))
+    cv2.imwrite(str(images / "sub" / "b.JPG"), synthetic_frame(3))
+    (images / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    argv = ["-i", str(images), "-hm", str(hsc), "-m", str(deimv2), "--headless", "-oyt"]
+    assert demo.main([*argv, "--output-dir", str(out)]) == 0
+    assert cv2.imread(str(out / "output" / "a.png")).shape == (240, 320, 3)
+    assert (out / "output" / "sub" / "b.JPG").is_file()
+    assert len((out / "output" / "a.txt").read_text().splitlines()) == 2
+    lines = [json.loads(x) for x in (out / "output.jsonl").read_text().splitlines()]
+    assert len(lines) == 2
+    for index, line in enumerate(lines):
+        check_line(line, index)
+        # No tracking across unrelated images: the label is the per-frame state.
+        assert all((h["label"] == "Smiling") == h["smiling"] for h in line["heads"])
+
+
+# A reference demo_hsc.py command line with every flag it knows, plus ours.
+REFERENCE_COMMAND = (
+    "-v 0 -m det.onnx -hm hsc_l_48x48.onnx -ep tensorrt -it int8 -dvw -dwk -ost 0.4 -ast 0.6 "
+    "-kst 0.2 --body-long-history-size 8 --body-short-history-size 4 -kdm both -ebm -dnm "
+    "-dgm -dlr -dhm -drc 17 18 -efm -dtk -dti -dhd -oyt -bblw 3 -chf 120 --threshold 0.6 "
+    "--headless --output-dir out"
+)
+
+
+def test_reference_flags_accepted():
+    args = demo.build_parser().parse_args(REFERENCE_COMMAND.split(" "))
+    assert args.object_score_threshold == 0.4 and args.long_history == 8
+    assert args.disable_render_classids == [17, 18] and args.camera_horizontal_fov == 120
+    with pytest.raises(SystemExit):
+        demo.build_parser().parse_args(["-v", "0", "--body-short-history-size", "1"])
+    with pytest.raises(SystemExit):
+        demo.build_parser().parse_args(["-v", "0", "-i", "dir"])
+
+
+def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    assert demo.main(["-v", "0", "-hm", str(tmp_path / "none.onnx"), "--headless"]) == 1
+    assert "not found" in capsys.readouterr().err

@@ -1,0 +1,94 @@
+"""python -m hsc_infer.predict: crops, --detect, videos, CSV/JSONL, unreadable files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from hsc_infer import predict
+from hsc_infer.testing import build_tiny_classifier, build_tiny_deimv2, write_synthetic_video
+
+HEAD_ROWS = [[7, 0.10, 0.25, 0.40, 0.75, 0.9]]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    pytest.importorskip("onnx")
+    root = tmp_path_factory.mktemp("predict")
+    hsc = build_tiny_classifier(root / "hsc.onnx")
+    deimv2 = build_tiny_deimv2(root / "deimv2.onnx", np.array(HEAD_ROWS))
+    crops = root / "crops"
+    (crops / "nested").mkdir(parents=True)
+    cv2.imwrite(str(crops / "bright.png"), np.full((30, 20, 3), 250, np.uint8))
+    cv2.imwrite(str(crops / "nested" / "dark.jpg"), np.full((64, 64, 3), 5, np.uint8))
+    video = write_synthetic_video(root / "clip.mp4", frames=3)
+    return hsc, deimv2, crops, video
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_crops_to_csv(setup, tmp_path):
+    hsc, _, crops, _ = setup
+    out = tmp_path / "p.csv"
+    assert predict.main([str(crops), "-hm", str(hsc), "--output", str(out)]) == 0
+    rows = read_csv(out)
+    assert list(rows[0]) == list(predict.COLUMNS)
+    by_name = {r["path"].rsplit("/", 1)[-1]: r for r in rows}
+    assert set(by_name) == {"bright.png", "dark.jpg"}  # directories searched recursively
+    assert by_name["bright.png"]["smiling"] == "True" and by_name["dark.jpg"]["smiling"] == "False"
+    assert by_name["bright.png"]["frame"] == "" and by_name["bright.png"]["x1"] == ""
+    assert float(by_name["bright.png"]["prob_smiling"]) > 0.9
+
+
+def test_video_and_detect_to_jsonl(setup, tmp_path):
+    hsc, deimv2, crops, video = setup
+    out = tmp_path / "p.jsonl"
+    argv = [str(video), str(crops / "bright.png"), "-hm", str(hsc), "-m", str(deimv2)]
+    assert predict.main([*argv, "--detect", "--threshold", "0.01", "-o", str(out)]) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    image_rows = [r for r in rows if r["frame"] is None]
+    video_rows = [r for r in rows if r["frame"] is not None]
+    assert [r["frame"] for r in video_rows] == [0, 1, 2]  # one head per frame
+    assert video_rows[0]["x1"] == 32 and video_rows[0]["y2"] == 180
+    assert len(image_rows) == 1 and image_rows[0]["x2"] == 8  # detected in the 20x30 image
+    assert all(r["smiling"] for r in rows)
+
+
+def test_unreadable_files_reported(setup, tmp_path, capsys):
+    hsc, _, crops, _ = setup
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    argv = [str(broken), str(crops / "bright.png"), str(tmp_path / "missing.jpg"), "-hm", str(hsc)]
+    assert predict.main(argv) == 1
+    captured = capsys.readouterr()
+    assert "cannot read image" in captured.err and "broken.png" in captured.err
+    assert "missing.jpg" in captured.err
+    assert len(captured.out.strip().splitlines()) == 2  # header + the readable image
+
+
+def test_bad_output_suffix(setup, tmp_path, capsys):
+    hsc, _, crops, _ = setup
+    assert predict.main([str(crops), "-hm", str(hsc), "-o", str(tmp_path / "p.txt")]) == 2
+    assert ".csv or .jsonl" in capsys.readouterr().err
+
+
+def test_progress_only_for_long_inputs():
+    import io
+
+    stream = io.StringIO()
+    progress = predict.Progress(3, stream)
+    for _ in range(3):
+        progress.advance("x")
+    progress.close()
+    assert stream.getvalue() == ""
+    progress = predict.Progress(25, stream)
+    for _ in range(25):
+        progress.advance("x")
+    assert "[25/25]" in stream.getvalue()
