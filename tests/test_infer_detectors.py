@@ -96,3 +96,44 @@ def test_crop_box_clamped_to_frame():
     box = crop_box(Detection((0, 0, 40, 40), 1.0, kind="face"), ModelContract(), frame.shape)
     assert box == (0, 0, 52, 48)
     assert crop(frame, box).shape == (48, 52, 3)
+
+
+class FakeCascade:
+    def __init__(self, found):
+        self.found, self.seen = found, None
+
+    def detectMultiScale(self, grey, **kwargs):  # noqa: N802 (OpenCV's name)
+        self.seen = grey.shape
+        return np.array(self.found)
+
+
+def test_haar_searches_downscaled_and_scales_boxes_back():
+    detector = HaarFaceDetector(detect_width=320)
+    detector._cascade = FakeCascade([[10, 20, 30, 30]])
+    found = detector(np.zeros((480, 640, 3), np.uint8))
+    assert detector._cascade.seen == (240, 320)
+    assert found == [Detection((20, 40, 80, 100), 1.0, kind="face")]
+    detector._cascade = FakeCascade([])
+    assert detector(np.zeros((100, 200, 3), np.uint8)) == []
+    assert detector._cascade.seen == (100, 200)  # small frames searched as they are
+
+
+def test_pipeline_with_a_plugged_in_face_detector(tmp_path):
+    from hsc_infer import SmileClassifier
+    from hsc_infer.pipeline import HeadSmilePipeline
+    from hsc_infer.testing import build_tiny_classifier
+
+    pytest.importorskip("onnx")
+
+    def faces(frame):
+        return [Detection((100, 100, 150, 150), 1.0, kind="face")]
+
+    clf = SmileClassifier(build_tiny_classifier(tmp_path / "m.onnx"))
+    pipeline = HeadSmilePipeline(faces, clf)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    for _ in range(3):
+        result = pipeline(frame)
+    (head,) = result.heads
+    assert head.box == (85, 80, 165, 160)  # grown to the head crop a reference model expects
+    assert head.track_id == 1 and head.label == "" and head.smiling is False
+    assert result.detector_ms >= 0 and result.classifier_ms > 0
