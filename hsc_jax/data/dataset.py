@@ -151,9 +151,15 @@ def load_dataset(
         )
     if len(splits["train"]) == 0:
         counts = ", ".join(f"{name} {len(data)}" for name, data in splits.items())
+        hint = (
+            f"; {assignment.ratio_groups} groups were split by ratio: with so few groups, "
+            "raise --train_ratio"
+            if assignment.ratio_groups
+            else ""
+        )
         raise DatasetError(
             f"{table.source}: the train split is empty ({counts}; "
-            f"{len(bad_rows)} bad rows skipped, {dropped.total()} rows with unknown splits)"
+            f"{len(bad_rows)} bad rows skipped, {dropped.total()} rows with unknown splits{hint})"
         )
     dataset = Dataset(
         source=table.source,
