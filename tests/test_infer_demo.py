@@ -119,3 +119,23 @@ def test_reference_flags_accepted():
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert demo.main(["-v", "0", "-hm", str(tmp_path / "none.onnx"), "--headless"]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_window_mode_keys(models, tmp_path, monkeypatch):
+    hsc, deimv2 = models
+    video = write_synthetic_video(tmp_path / "in.mp4", frames=FRAMES)
+    keys = iter([ord("r"), ord("t"), ord("m"), ord("q")])
+    shown = []
+    monkeypatch.setattr(demo.cv2, "imshow", lambda name, image: shown.append(image.shape))
+    monkeypatch.setattr(demo.cv2, "waitKey", lambda ms: next(keys))
+    monkeypatch.setattr(demo.cv2, "destroyAllWindows", lambda: None)
+    args = demo.build_parser().parse_args(
+        ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--output-dir", str(tmp_path)]
+    )
+    app = demo.Demo(args)
+    assert app.run() == 4  # q on the 4th frame
+    assert len(shown) == 4
+    assert app.pipeline.tracking is False  # r
+    assert app.view.show_ids is False and app.view.show_distance is False  # t, m
+    assert not (tmp_path / "output.jsonl").exists()  # only headless runs write it
+    assert (tmp_path / "output.mp4").is_file()
