@@ -383,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         demo = Demo(args)
         count = demo.run()
     except (FileNotFoundError, NotADirectoryError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        hint = " (pass -hm MODEL.onnx)" if args.hsc_model is None else ""
+        print(f"error: {e}{hint}", file=sys.stderr)
         return 1
     logger.info("processed %d frame(s); outputs in %s", count, demo.output_dir.resolve())
     return 0

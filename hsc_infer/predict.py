@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        hint = " (pass -hm MODEL.onnx)" if args.hsc_model is None else ""
+        print(f"error: {e}{hint}", file=sys.stderr)
         return 2
 
 
