@@ -162,6 +162,12 @@ def test_unknown_split_values_are_left_out_and_counted(tmp_path):
     assert len(ds.splits["train"]) == 1 and len(ds.splits["val"]) == 1
 
 
+def test_split_column_without_known_names_means_a_grouped_split(tmp_path):
+    ds = load_dataset(explicit_file(tmp_path, ["fold0", "fold1"] * 10))
+    assert ds.dropped_split_rows == 0 and ds.ratio_rows == 20
+    assert len(ds.splits["train"]) == 16 and len(ds.splits["val"]) == 4
+
+
 def test_class_id_takes_precedence_over_label_text(tmp_path):
     path = write(
         tmp_path / "d.parquet",

@@ -14,7 +14,7 @@ import pandas as pd
 from hsc_jax.data.errors import BadRow, DatasetError, format_bad_rows
 from hsc_jax.data.grouping import connected_groups, group_keys
 from hsc_jax.data.images import decode_images, parse_image_size
-from hsc_jax.data.labels import CLASS_NAMES, SPLITS, normalise_split, resolve_labels
+from hsc_jax.data.labels import CLASS_NAMES, SPLITS, normalise_splits, resolve_labels
 from hsc_jax.data.split import SplitRatios, assign_splits, copies_across_splits
 from hsc_jax.data.table import Table, read_table
 
@@ -93,7 +93,13 @@ def load_dataset(
     frame = table.frame
 
     raw_splits = _column(frame, "split")
-    split_names = [normalise_split(value) for value in raw_splits]
+    split_names, ignored = normalise_splits(raw_splits)
+    if ignored:
+        log.warning(
+            "%s: no split value is train/val/test/unassigned (e.g. %r); splitting by group",
+            table.source,
+            raw_splits[0],
+        )
     dropped = Counter(str(v) for v, s in zip(raw_splits, split_names, strict=True) if s is None)
     if dropped:
         log.warning(
@@ -143,7 +149,7 @@ def load_dataset(
         members = np.flatnonzero(assignment.splits == name)
         positions = good[members]
         splits[name] = SplitData(
-            images=decoded.images[positions],
+            images=_take_rows(decoded.images, positions),
             labels=labels.labels[positions].astype(np.int32),
             paths=[paths[p] for p in positions],
             groups=group_ids[members],
@@ -177,6 +183,15 @@ def load_dataset(
     )
     log.info("%s", dataset.summary())
     return dataset
+
+
+def _take_rows(array: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """array[positions], as a view when they are one contiguous run (files stored split by split,
+    like FERPlus), which spares copying the whole image cache."""
+    # Positions are ascending and unique, so spanning exactly len(positions) means contiguous.
+    if len(positions) and positions[-1] - positions[0] + 1 == len(positions):
+        return array[positions[0] : positions[-1] + 1]
+    return array[positions]
 
 
 def _report_bad_rows(source: Path, bad_rows: list[BadRow], skip_bad_rows: bool) -> None:

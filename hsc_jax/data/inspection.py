@@ -11,7 +11,7 @@ import numpy as np
 from hsc_jax.data.errors import BadRow, format_bad_rows
 from hsc_jax.data.grouping import connected_groups, group_keys
 from hsc_jax.data.images import decode_images
-from hsc_jax.data.labels import CLASS_NAMES, SPLITS, UNASSIGNED, normalise_split, resolve_labels
+from hsc_jax.data.labels import CLASS_NAMES, SPLITS, UNASSIGNED, normalise_splits, resolve_labels
 from hsc_jax.data.table import read_table
 
 SPLIT_ORDER = (*SPLITS, UNASSIGNED)
@@ -23,6 +23,7 @@ class InspectReport:
     rows: int
     counts: dict[str, dict[str, int]]  # split -> class name -> usable rows (no problems)
     dropped_split_values: dict[str, int]  # unknown split value -> rows left out
+    split_column_ignored: bool  # no value was a known split name, so every row is unassigned
     num_groups: int  # groups as load_dataset forms them (provenance + byte-identical copies)
     image_sizes: dict[str, int]  # "HxW grey|rgb|rgba" as stored -> rows
     duplicate_groups: int  # sets of byte-identical images with more than one row
@@ -39,6 +40,8 @@ class InspectReport:
         for split, by_class in self.counts.items():
             cells = [by_class.get(name, 0) for name in CLASS_NAMES]
             lines.append(f"  {split:<11}" + "".join(f"{n:>12,}" for n in (*cells, sum(cells))))
+        if self.split_column_ignored:
+            lines.append("split column ignored: none of its values is a known split name")
         if self.dropped_split_values:
             lines.append(f"left out (unknown split): {self.dropped_split_values}")
         lines.append(f"groups: {self.num_groups:,}")
@@ -67,7 +70,7 @@ def inspect_dataset(path: str | Path, workers: int | None = None) -> InspectRepo
     table = read_table(path)
     frame = table.frame
     raw_splits = frame["split"].tolist() if "split" in frame.columns else [None] * len(frame)
-    splits = [normalise_split(value) for value in raw_splits]
+    splits, split_column_ignored = normalise_splits(raw_splits)
     labels = resolve_labels(frame)
     decoded = decode_images(
         frame["image_bytes"].tolist() if "image_bytes" in frame.columns else [None] * len(frame),
@@ -99,6 +102,7 @@ def inspect_dataset(path: str | Path, workers: int | None = None) -> InspectRepo
         source=table.source,
         rows=len(frame),
         counts=counts,
+        split_column_ignored=split_column_ignored,
         dropped_split_values=dict(Counter(str(raw_splits[i]) for i in dropped)),
         num_groups=len(set(connected_groups(group_keys(frame), decoded.md5).tolist())),
         image_sizes=_image_sizes(decoded.shapes, decoded.errors),

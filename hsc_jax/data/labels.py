@@ -46,6 +46,18 @@ def normalise_split(value: object) -> str | None:
     return _SPLIT_ALIASES.get(text)
 
 
+def normalise_splits(values: list[object]) -> tuple[list[str | None], bool]:
+    """Each value normalised, and whether the column was ignored.
+
+    A column without one known name (fold0, fold1, ...) is no split column at all: dropping
+    every row would leave nothing, so all rows become unassigned and are split by group.
+    """
+    names = [normalise_split(value) for value in values]
+    if names and all(name is None for name in names):
+        return [UNASSIGNED] * len(names), True
+    return names, False
+
+
 def normalise_label_text(value: object) -> int | None:
     """'Smiling', 'no-smiling', 'Not Smiling', ... -> class id; unknown text -> None."""
     text = str(value).strip().lower().replace("-", "_").replace(" ", "_")
