@@ -44,6 +44,14 @@ def test_different_seeds_give_different_images():
     assert not any(x == y for x, y in zip(a.image_bytes, b.image_bytes, strict=True))
 
 
+def test_a_larger_dataset_starts_with_the_same_stills():
+    smaller = render_synthetic_dataset(20, seed=4)
+    larger = render_synthetic_dataset(50, seed=4)
+    # The last still of the smaller set may take fewer renders, so compare the ones before it.
+    complete = smaller[smaller.still_image != smaller.still_image.iloc[-1]]
+    pd.testing.assert_frame_equal(complete, larger.iloc[: len(complete)])
+
+
 def test_write_returns_what_it_wrote_and_leaves_no_temp_files(tmp_path):
     path = tmp_path / "nested" / "synth.parquet"
     written = write_synthetic_parquet(path, count=12, seed=0)

@@ -1,8 +1,9 @@
 """Procedural synthetic head crops: the embedded default dataset for tests and the quickstart.
 
 Each *still image* is one set of face parameters (skin, head geometry, hair, eyes, mouth,
-lighting, background). It is drawn once with OpenCV primitives, then rendered several times with
-small augmentations (shift, scale, tilt, brightness, noise, flip, occasional blur or occluder).
+lighting, background, head tilt). It is drawn once with OpenCV primitives, then rendered several
+times with small augmentations (shift, zoom, flip, brightness, contrast, noise, and now and then
+blur, an occluder or grey).
 All renders of a still share its `still_image` id, so the grouped split keeps them together.
 
 The mouth carries the label. Smiling: an upturned curve, often with teeth. No smiling: a neutral
@@ -14,7 +15,8 @@ Canvases are RGB throughout; PNGs are encoded from BGR (OpenCV's order), so they
 any image viewer and decode with `cv2.imdecode` to BGR like every other image in the project.
 
 Rendering is deterministic in the seed: still `i` draws from its own generator seeded by
-`(seed, i)`, so a dataset of N images is a prefix of a larger one with the same seed.
+`(seed, i)`, so every still image but the last of a dataset reappears unchanged at the start of
+a larger one with the same seed.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ _PARQUET_COMPRESSION = "zstd"
 # Renders take their sensor noise from a fixed bank at a random offset: drawing fresh Gaussian
 # noise per image was the largest cost of augmentation.
 _NOISE_BANK_SEED = 20240601
-# Canvas side relative to the output: room for +-5 % shifts and 0.9-1.1 zooms.
+# Canvas side relative to the output: room for the tilt, shifts and zooms below without borders.
 _CANVAS_SCALE = 1.25
 _MAX_SHIFT = 0.03
 _ZOOM_RANGE = (0.95, 1.05)
@@ -154,10 +156,7 @@ class _Draws:
     ):
         if size is not None:
             return low + (high - low) * self._rng.random(size)
-        if self._next == len(self._block):
-            return low + (high - low) * self.random()
-        self._next += 1
-        return low + (high - low) * self._block[self._next - 1]
+        return low + (high - low) * self.random()
 
     def integers(self, low: int, high: int | None = None) -> int:
         if high is None:
@@ -190,6 +189,8 @@ def render_synthetic_dataset(
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
+    if image_size < 16:
+        raise ValueError(f"image_size must be >= 16 pixels, got {image_size}")
     low, high = renders_per_still
     if not 2 <= low <= high:
         raise ValueError(f"renders_per_still must satisfy 2 <= low <= high, got {(low, high)}")
@@ -262,9 +263,18 @@ def _row(still_index: int, render_index: int, smiling: bool, png: bytes) -> dict
 
 def _to_frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    text_columns = ["split", "image_path", "label", "source", "filename", "person_id"]
-    for column in [*text_columns, "still_image", "video_id"]:
-        frame[column] = frame[column].astype("str" if column != "video_id" else "string")
+    text_columns = [
+        "split",
+        "image_path",
+        "label",
+        "source",
+        "filename",
+        "person_id",
+        "still_image",
+    ]
+    frame[text_columns] = frame[text_columns].astype("str")
+    # A text column of nulls: the nullable string dtype keeps it text when frames are concatenated.
+    frame["video_id"] = frame["video_id"].astype("string")
     frame["class_id"] = frame["class_id"].astype("int64")
     # Seconds into a video for frame-derived rows; synthetic stills have none.
     frame["timestamp"] = frame["timestamp"].astype("float64")
