@@ -92,22 +92,7 @@ def load_dataset(
     table = read_table(path)
     frame = table.frame
 
-    raw_splits = _column(frame, "split")
-    split_names, ignored = normalise_splits(raw_splits)
-    if ignored:
-        log.warning(
-            "%s: no split value is train/val/test/unassigned (e.g. %r); splitting by group",
-            table.source,
-            raw_splits[0],
-        )
-    dropped = Counter(str(v) for v, s in zip(raw_splits, split_names, strict=True) if s is None)
-    if dropped:
-        log.warning(
-            "%s: left out %d rows with unknown split values %s",
-            table.source,
-            dropped.total(),
-            dict(dropped),
-        )
+    split_names, dropped = _normalise_splits(table)
     kept = np.array([i for i, s in enumerate(split_names) if s is not None], dtype=np.int64)
     kept_frame = frame.iloc[kept].reset_index(drop=True)
 
@@ -130,7 +115,8 @@ def load_dataset(
         )
 
     # From here on only good rows: `good` holds their positions among the kept rows.
-    good = np.setdiff1d(np.arange(len(kept)), [*labels.errors, *decoded.errors])
+    bad_positions = np.array([*labels.errors, *decoded.errors], dtype=np.int64)
+    good = np.setdiff1d(np.arange(len(kept)), bad_positions)
     good_md5 = [decoded.md5[p] for p in good]
     group_ids = connected_groups(group_keys(kept_frame.iloc[good]), good_md5)
     assignment = assign_splits(
@@ -183,6 +169,27 @@ def load_dataset(
     )
     log.info("%s", dataset.summary())
     return dataset
+
+
+def _normalise_splits(table: Table) -> tuple[list[str | None], Counter[str]]:
+    """Canonical split per row (None: left out), and the unknown values with their counts."""
+    raw_splits = _column(table.frame, "split")
+    split_names, ignored = normalise_splits(raw_splits)
+    if ignored:
+        log.warning(
+            "%s: no split value is train/val/test/unassigned (e.g. %r); splitting by group",
+            table.source,
+            raw_splits[0],
+        )
+    dropped = Counter(str(v) for v, s in zip(raw_splits, split_names, strict=True) if s is None)
+    if dropped:
+        log.warning(
+            "%s: left out %d rows with unknown split values %s",
+            table.source,
+            dropped.total(),
+            dict(dropped),
+        )
+    return split_names, dropped
 
 
 def _take_rows(array: np.ndarray, positions: np.ndarray) -> np.ndarray:
