@@ -139,7 +139,6 @@ def test_inspect_fails_cleanly_on_missing_columns_and_files(tmp_path):
 
 
 def test_synth_command_prints_counts(tmp_path):
-    pytest.importorskip("hsc_jax.data.synth", reason="the synthetic-head module is not there yet")
     output = tmp_path / "synth.parquet"
     result = CliRunner().invoke(
         data, ["synth", "--output", str(output), "--count", "8", "--seed", "1"]
@@ -162,3 +161,13 @@ def test_inspect_ferplus_matches_its_provenance():
     assert "1,249 sets of byte-identical images covering 2,739 rows; 457 span splits" in out
     assert "copies of train images: val 231, test 232" in out
     assert "problems: none" in out
+
+
+@pytest.mark.shared
+def test_ferplus_loads_the_leak_free_test_split():
+    if not FERPLUS.exists():
+        pytest.skip(f"FERPlus is not available at {FERPLUS} (../shared/data is absent)")
+    ds = load_dataset(FERPLUS)
+    # The 2,904 rows of (test & ~label_conflict & ~md5.isin(train md5)), see PROVENANCE.md.
+    assert len(ds.splits["test"]) == 2904
+    assert len(ds.splits["train"]) == 25045 - 25  # train rows whose copies carry both labels

@@ -215,7 +215,34 @@ def test_byte_identical_images_share_a_group(tmp_path):
         assert ds.num_groups == 22
 
 
-def test_copies_across_explicit_splits_are_counted_not_moved(tmp_path, caplog):
+def test_copies_of_train_rows_leave_val_and_test(tmp_path, caplog):
+    same = png(7)
+    path = write(
+        tmp_path / "d.parquet",
+        split=["train", "val", "test", "test"],
+        image_bytes=[same, same, same, png(8)],
+        class_id=[0, 0, 0, 1],
+    )
+    ds = load_dataset(path)
+    assert ds.copies_of_train == {"val": 1, "test": 1}
+    assert [len(s) for s in ds.splits.values()] == [1, 0, 1]
+    assert ds.splits["test"].rows.tolist() == [3] and ds.left_out_leaks == 2
+    assert "byte-identical to train rows" in caplog.text
+
+
+def test_identical_bytes_with_both_labels_are_left_out_everywhere(tmp_path):
+    same = png(7)
+    path = write(
+        tmp_path / "d.parquet",
+        split=["train", "train", "train", "test"],
+        image_bytes=[same, same, png(8), png(9)],
+        class_id=[0, 1, 1, 0],
+    )
+    ds = load_dataset(path)
+    assert ds.splits["train"].rows.tolist() == [2] and ds.left_out_leaks == 2
+
+
+def test_keep_leaks_keeps_explicit_splits_as_they_are(tmp_path, caplog):
     same = png(7)
     path = write(
         tmp_path / "d.parquet",
@@ -223,10 +250,9 @@ def test_copies_across_explicit_splits_are_counted_not_moved(tmp_path, caplog):
         image_bytes=[same, same, same, png(8)],
         class_id=[0, 0, 1, 1],
     )
-    ds = load_dataset(path)
-    assert ds.copies_of_train == {"val": 1, "test": 1}
-    assert [len(s) for s in ds.splits.values()] == [1, 1, 2]
-    assert "byte-identical copies in train" in caplog.text
+    ds = load_dataset(path, keep_leaks=True)
+    assert [len(s) for s in ds.splits.values()] == [1, 1, 2] and ds.left_out_leaks == 0
+    assert "byte-identical copies in train (kept)" in caplog.text
 
 
 def ratio_file(tmp_path: Path, count: int = 600) -> Path:

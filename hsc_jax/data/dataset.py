@@ -15,7 +15,7 @@ from hsc_jax.data.errors import BadRow, DatasetError, format_bad_rows
 from hsc_jax.data.grouping import connected_groups, group_keys
 from hsc_jax.data.images import decode_images, parse_image_size
 from hsc_jax.data.labels import CLASS_NAMES, SPLITS, normalise_splits, resolve_labels
-from hsc_jax.data.split import SplitRatios, assign_splits, copies_across_splits
+from hsc_jax.data.split import SplitRatios, assign_splits, copies_across_splits, leaking_rows
 from hsc_jax.data.table import Table, read_table
 
 __all__ = ["BadRow", "Dataset", "DatasetError", "SplitData", "load_dataset"]
@@ -57,6 +57,7 @@ class Dataset:
     copies_of_train: dict[str, int] = field(
         default_factory=dict
     )  # val/test rows equal to a train row
+    left_out_leaks: int = 0  # rows left out as copies of train rows or label conflicts
     label_disagreements: int = 0  # rows whose class_id (used) and label text differ
 
     @property
@@ -84,9 +85,14 @@ def load_dataset(
     seed: int = 0,
     skip_bad_rows: bool = False,
     workers: int | None = None,
+    keep_leaks: bool = False,
 ) -> Dataset:
     """Read, validate, decode and split a dataset (a parquet file or a folder with
-    `dataset.parquet`). Bad rows raise DatasetError listing them unless `skip_bad_rows`."""
+    `dataset.parquet`). Bad rows raise DatasetError listing them unless `skip_bad_rows`.
+
+    Val/test rows byte-identical to a train row, and rows whose identical bytes carry both
+    labels, are left out (and counted) unless `keep_leaks`: explicit splits can carry such
+    leaks, and metrics on them overstate what the model does on unseen faces."""
     size = parse_image_size(image_size)
     ratios = SplitRatios(train_ratio, val_ratio, test_ratio)  # bad flags fail before any reading
     table = read_table(path)
@@ -123,16 +129,23 @@ def load_dataset(
         [split_names[kept[p]] for p in good], group_ids, labels.labels[good], ratios, seed
     )
     copies = copies_across_splits(assignment.splits, good_md5)
-    if any(copies.values()):
+    leaks = leaking_rows(assignment.splits, good_md5, labels.labels[good])
+    if keep_leaks and any(copies.values()):
+        log.warning("%s: rows with byte-identical copies in train (kept): %s", table.source, copies)
+    elif leaks.drop.any():
         log.warning(
-            "%s: rows with byte-identical copies in train (explicit splits kept): %s",
+            "%s: left out %d val/test rows byte-identical to train rows %s and %d rows whose "
+            "identical bytes carry both labels",
             table.source,
-            copies,
+            sum(leaks.train_copies.values()),
+            leaks.train_copies,
+            leaks.label_conflicts,
         )
+    keep = np.ones(len(good), dtype=bool) if keep_leaks else ~leaks.drop
 
     splits = {}
     for name in SPLITS:
-        members = np.flatnonzero(assignment.splits == name)
+        members = np.flatnonzero((assignment.splits == name) & keep)
         positions = good[members]
         splits[name] = SplitData(
             images=_take_rows(decoded.images, positions),
@@ -165,6 +178,7 @@ def load_dataset(
         ratio_rows=assignment.ratio_rows,
         num_groups=int(group_ids.max()) + 1 if len(group_ids) else 0,
         copies_of_train=copies,
+        left_out_leaks=0 if keep_leaks else int(leaks.drop.sum()),
         label_disagreements=labels.disagreements,
     )
     log.info("%s", dataset.summary())

@@ -129,3 +129,31 @@ def copies_across_splits(splits: np.ndarray, md5: Sequence[str]) -> dict[str, in
     return {
         name: int(sum(h in train_hashes for h in md5[splits == name])) for name in ("val", "test")
     }
+
+
+def leaking_rows(splits: np.ndarray, md5: Sequence[str], labels: np.ndarray) -> LeakReport:
+    """Rows to leave out so that evaluation is honest: val/test rows whose exact bytes are also
+    in train (the model has seen them), and rows whose exact bytes carry both labels anywhere
+    (no answer is right). On FERPlus this leaves the 2,904-row leak-free test split."""
+    md5 = np.asarray(md5, dtype=object)
+    labels = np.asarray(labels)
+    train_hashes = set(md5[splits == "train"])
+    labels_of_hash: dict[str, set[int]] = {}
+    for h, label in zip(md5, labels, strict=True):
+        labels_of_hash.setdefault(h, set()).add(int(label))
+    conflict = np.array([len(labels_of_hash[h]) > 1 for h in md5], dtype=bool)
+    copy = np.array([h in train_hashes for h in md5], dtype=bool) & (splits != "train")
+    return LeakReport(
+        drop=conflict | copy,
+        train_copies={
+            name: int(np.sum(copy & ~conflict & (splits == name))) for name in ("val", "test")
+        },
+        label_conflicts=int(conflict.sum()),
+    )
+
+
+@dataclass(frozen=True)
+class LeakReport:
+    drop: np.ndarray  # (N,) bool: rows to leave out
+    train_copies: dict[str, int]  # val/test rows dropped as byte-identical copies of train rows
+    label_conflicts: int  # rows dropped because identical bytes carry both labels
