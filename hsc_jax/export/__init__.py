@@ -1,0 +1,10 @@
+"""ONNX export of HSC models for `hsc_infer`.
+
+report = export_onnx(model, (48, 48), contract, "hsc.onnx")   # opset 17, verified
+hsc-jax export --checkpoint runs/hsc --output hsc.onnx [--opset 18] [--threshold 0.4]
+"""
+
+from hsc_jax.export.exporter import ExportReport, build_onnx, export_onnx
+from hsc_jax.export.verify import ExportMismatchError
+
+__all__ = ["ExportMismatchError", "ExportReport", "build_onnx", "export_onnx"]

@@ -1,0 +1,107 @@
+"""The jax2onnx call: an HSC model wrapped as NCHW images -> smile probability.
+
+The exported function takes what `hsc_infer` feeds (float32 [batch, 3, H, W] in [0, 1]),
+transposes to the model's NHWC, and applies the sigmoid, so the graph outputs probabilities.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import onnx
+from flax import nnx
+
+from hsc_jax.models import set_depthwise
+
+logger = logging.getLogger(__name__)
+
+INPUT_NAME = "images"
+OUTPUT_NAME = "prob_smiling"
+BATCH_DIM = "batch"
+# jax2onnx plugin folders HSC models never need (see `_load_converter_plugins`).
+SKIPPED_PLUGIN_TREES = ("equinox", "examples")
+
+
+def export_ready_copy(model: nnx.Module) -> nnx.Module:
+    """A copy in eval mode with plain (grouped) convolutions; the caller's model is untouched.
+
+    Eval mode is forced because a train-mode model exports silently wrong (batch statistics and
+    dropout); the grouped form is what gives ordinary Conv nodes (the slice form explodes).
+    """
+    copy = nnx.clone(model)
+    set_depthwise(copy, "grouped")
+    copy.eval()
+    return copy
+
+
+def probability_fn(model: nnx.Module) -> Callable[[jax.Array], jax.Array]:
+    """images (B, 3, H, W) NCHW -> sigmoid(logits) (B,), for an eval-mode model."""
+
+    def prob_smiling(images: jax.Array) -> jax.Array:
+        nhwc = jnp.transpose(images, (0, 2, 3, 1))  # (B, H, W, 3)
+        return jax.nn.sigmoid(model(nhwc))  # (B,)
+
+    return prob_smiling
+
+
+def _load_converter_plugins() -> None:
+    """Import jax2onnx's primitive plugins, skipping the Equinox and example trees.
+
+    jax2onnx imports every plugin module on first use; the Equinox ones build and compile
+    example networks at import time (about 30 s on a 2-core machine) and HSC models use none of
+    them. Any failure falls back to jax2onnx's own full import.
+    """
+    try:
+        from jax2onnx.plugins import plugin_system
+    except ImportError:
+        return
+    if getattr(plugin_system, "_already_imported_plugins", True):
+        return
+    root = Path(plugin_system.__file__).parent
+    try:
+        for path in sorted(root.rglob("*.py")):
+            relative = path.relative_to(root).with_suffix("")
+            if relative.parts[0] in SKIPPED_PLUGIN_TREES or path.name == "__init__.py":
+                continue
+            if path.name == "plugin_system.py":
+                continue
+            importlib.import_module(".".join(("jax2onnx.plugins", *relative.parts)))
+    except Exception as e:  # an unexpected layout: let jax2onnx import everything itself
+        logger.debug("selective plugin import failed (%s); using the full import", e)
+        return
+    plugin_system._already_imported_plugins = True
+
+
+def jax_probabilities(model: nnx.Module) -> Callable[[np.ndarray], np.ndarray]:
+    """The compiled reference: NCHW images (numpy) -> probabilities (numpy), for verification."""
+
+    @nnx.jit
+    def run(model: nnx.Module, images: jax.Array) -> jax.Array:
+        return probability_fn(model)(images)
+
+    return lambda images: np.asarray(run(model, jnp.asarray(images)))
+
+
+def convert_to_onnx(model: nnx.Module, image_size: tuple[int, int], opset: int) -> onnx.ModelProto:
+    """Raw jax2onnx output (before the fixes in `graph_fixes`) for an export-ready model."""
+    from jax2onnx import to_onnx  # heavy import, only when exporting
+
+    _load_converter_plugins()
+    h, w = image_size
+    return to_onnx(
+        probability_fn(model),
+        [(BATCH_DIM, 3, int(h), int(w))],
+        model_name="hsc_smile_classifier",
+        opset=opset,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        # Native LayerNormalization (opset 17) instead of a ~25-node decomposition per norm;
+        # the parity check guards the accuracy.
+        normalization_mode="prefer_native",
+    )

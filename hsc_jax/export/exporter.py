@@ -1,0 +1,135 @@
+"""`export_onnx`: an HSC model -> a verified, simplified ONNX file with its contract.
+
+Steps: jax2onnx on an eval-mode copy with plain convolutions -> opset/value_info fixes ->
+onnxsim -> batch norms removed -> Transpose clean-up -> full check -> contract metadata ->
+onnxruntime vs JAX parity -> written to a temporary file and renamed, so a failed export leaves
+no output behind.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import onnx
+from flax import nnx
+
+from hsc_infer.contract import ModelContract
+from hsc_jax.export import graph_fixes
+from hsc_jax.export.convert import convert_to_onnx, export_ready_copy, jax_probabilities
+from hsc_jax.export.layout import cancel_transposes
+from hsc_jax.export.metadata import attach_contract, export_contract
+from hsc_jax.export.simplify import simplify
+from hsc_jax.export.verify import DEFAULT_TOLERANCE, check_parity, max_differences
+
+logger = logging.getLogger(__name__)
+
+MIN_OPSET, MAX_OPSET = 17, 23
+DEFAULT_OPSET = 17
+IR_VERSION = 8  # readable by onnxruntime >= 1.10 and TensorRT 8.x parsers
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportReport:
+    path: Path
+    opset: int
+    node_count: int
+    op_counts: dict[str, int]
+    file_bytes: int
+    max_abs_diff: dict[int, float]  # batch size -> max |onnxruntime - JAX| (empty if unchecked)
+    contract: ModelContract
+
+
+def build_onnx(
+    model: nnx.Module,
+    image_size: tuple[int, int],
+    opset: int = DEFAULT_OPSET,
+    simplified: bool = True,
+) -> onnx.ModelProto:
+    """The cleaned-up float32 graph of an export-ready (eval, grouped) model, without metadata."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"opset must be in {MIN_OPSET}..{MAX_OPSET}, got {opset}")
+    proto = convert_to_onnx(model, image_size, opset)
+    proto = graph_fixes.drop_value_info(proto)
+    proto = graph_fixes.reductions_to_axes_attribute(proto)
+    proto = graph_fixes.remove_inference_dropouts(proto)
+    if simplified:
+        proto = simplify(proto)
+        proto = graph_fixes.drop_value_info(proto)
+    proto = graph_fixes.remove_batch_norms(proto)
+    if simplified:
+        proto = cancel_transposes(proto)
+    proto = graph_fixes.strip_unused_opset_imports(proto)
+    proto.ir_version = min(proto.ir_version, IR_VERSION) if opset <= 18 else proto.ir_version
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export_onnx(
+    model: nnx.Module,
+    image_size: tuple[int, int],
+    contract: ModelContract | None,
+    output: str | Path,
+    opset: int = DEFAULT_OPSET,
+    *,
+    threshold: float | None = None,
+    training_config: dict[str, Any] | None = None,
+    simplified: bool = True,
+    verify: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> ExportReport:
+    """Export `model` (any mode, any depthwise form; it is not modified) to `output`.
+
+    `contract`: the preprocessing contract (the checkpoint's); None uses the reference defaults.
+    `threshold` overrides its decision threshold. With `verify`, onnxruntime must match the
+    JAX model in eval mode within `tolerance` on a random batch of 7 and on batch 1, else
+    `ExportMismatchError` is raised and nothing is written.
+    """
+    image_size = (int(image_size[0]), int(image_size[1]))
+    ready = export_ready_copy(model)
+    config = getattr(ready, "config", None)
+    contract = export_contract(
+        contract,
+        image_size,
+        model_config=config.to_dict() if hasattr(config, "to_dict") else None,
+        training_config=training_config,
+        threshold=threshold,
+    )
+    proto = attach_contract(build_onnx(ready, image_size, opset, simplified), contract)
+    differences: dict[int, float] = {}
+    if verify:
+        differences = max_differences(proto, jax_probabilities(ready), image_size)
+        check_parity(differences, tolerance)
+    path = write_atomically(proto, output)
+    counts = collections.Counter(node.op_type for node in proto.graph.node)
+    return ExportReport(
+        path=path,
+        opset=opset,
+        node_count=len(proto.graph.node),
+        op_counts=dict(counts.most_common()),
+        file_bytes=path.stat().st_size,
+        max_abs_diff=differences,
+        contract=contract,
+    )
+
+
+def write_atomically(proto: onnx.ModelProto, output: str | Path) -> Path:
+    """Save next to `output` under a temporary name, then rename over it."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{output.name}.", suffix=".tmp", dir=output.parent
+    )
+    os.close(handle)
+    try:
+        onnx.save(proto, temporary)
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return output

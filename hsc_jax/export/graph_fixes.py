@@ -1,0 +1,258 @@
+"""Rewrites of what jax2onnx emits, so that the graph is valid at every opset from 17 to 23.
+
+* jax2onnx writes `ReduceMean` (and the other reductions) in their opset-18 form, with the axes
+  as a second input, even when asked for opset 17, where the axes must be an attribute.
+* Its `value_info` can carry wrong (NHWC for NCHW) shapes, which the full checker rejects and
+  which mislead the simplifier's shape inference: it is dropped and inferred again.
+* onnxsim folds batch norms into the convolutions before them; a batch norm on a 2-D tensor
+  (the head's, before the final Linear) stays. It is folded into the following `Gemm` when that
+  is its only consumer, else rewritten as `Mul` + `Add`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+# Reductions whose axes moved from an attribute to an input at opset 18 (ReduceSum moved at 13).
+AXES_INPUT_SINCE_18 = {
+    "ReduceMean",
+    "ReduceMax",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceL1",
+    "ReduceL2",
+    "ReduceLogSum",
+    "ReduceLogSumExp",
+    "ReduceSumSquare",
+}
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    """The version of the default ("" / ai.onnx) domain the model imports."""
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            return int(entry.version)
+    raise ValueError("model imports no default-domain opset")
+
+
+def drop_value_info(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Remove intermediate shape annotations (jax2onnx's are sometimes wrong)."""
+    del model.graph.value_info[:]
+    return model
+
+
+def _constant_values(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
+    """Tensor name -> value, for initializers and `Constant` nodes with a `value` attribute."""
+    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for attribute in node.attribute:
+                if attribute.name == "value":
+                    values[node.output[0]] = numpy_helper.to_array(attribute.t)
+    return values
+
+
+def _remove_unused_constants(graph: onnx.GraphProto) -> None:
+    used = {name for node in graph.node for name in node.input}
+    used |= {output.name for output in graph.output}
+    keep = [init for init in graph.initializer if init.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    nodes = [n for n in graph.node if n.op_type != "Constant" or n.output[0] in used]
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def reductions_to_axes_attribute(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Below opset 18, move constant `axes` inputs of reductions into the `axes` attribute.
+
+    Raises ValueError for axes that are computed at run time (no opset-17 equivalent).
+    """
+    if default_opset(model) >= 18:
+        return model
+    graph = model.graph
+    constants = _constant_values(graph)
+    for node in graph.node:
+        if node.op_type not in AXES_INPUT_SINCE_18 or len(node.input) < 2:
+            continue
+        axes_name = node.input[1]
+        if axes_name:
+            if axes_name not in constants:
+                raise ValueError(
+                    f"{node.op_type} node {node.name!r} takes its axes from {axes_name!r}, which "
+                    "is not a constant; it cannot be written for opset 17"
+                )
+            axes = [int(a) for a in np.asarray(constants[axes_name]).reshape(-1)]
+            attributes = [a for a in node.attribute if a.name != "axes"]
+            # An empty axes list with noop_with_empty_axes=0 means "all axes": omit the attribute.
+            if axes:
+                attributes.append(helper.make_attribute("axes", axes))
+            del node.attribute[:]
+            node.attribute.extend(attributes)
+        del node.input[1:]
+    _remove_unused_constants(graph)
+    return model
+
+
+def _bn_parameters(node: onnx.NodeProto, constants: dict[str, np.ndarray]):
+    """(scale, shift) of an inference-mode batch norm: y = x * scale + shift per channel."""
+    eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+    gamma, beta, mean, var = (constants[name].astype(np.float64) for name in node.input[1:5])
+    scale = gamma / np.sqrt(var + eps)
+    return scale, beta - mean * scale
+
+
+def _gemm_attributes(node: onnx.NodeProto) -> dict[str, float | int]:
+    out = {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0}
+    out.update({a.name: helper.get_attribute_value(a) for a in node.attribute})
+    return out
+
+
+def remove_batch_norms(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Replace every remaining `BatchNormalization` by a fold into the next Gemm, or Mul + Add.
+
+    Needs the batch norm parameters to be constants (true for an exported eval-mode model).
+    """
+    graph = model.graph
+    constants = _constant_values(graph)
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    graph_outputs = {output.name for output in graph.output}
+    new_nodes: list[onnx.NodeProto] = []
+    new_initializers: list[onnx.TensorProto] = []
+    for node in graph.node:
+        if node.op_type != "BatchNormalization":
+            new_nodes.append(node)
+            continue
+        if len(node.output) > 1 and any(node.output[1:]):
+            raise ValueError(f"batch norm {node.name!r} is in training mode; export in eval mode")
+        if not all(name in constants for name in node.input[1:5]):
+            raise ValueError(f"batch norm {node.name!r} has non-constant parameters")
+        scale, shift = _bn_parameters(node, constants)
+        x, y = node.input[0], node.output[0]
+        users = consumers.get(y, [])
+        gemm = users[0] if len(users) == 1 and users[0].op_type == "Gemm" else None
+        if (
+            gemm is not None
+            and y not in graph_outputs
+            and _fold_into_gemm(gemm, scale, shift, constants, new_initializers)
+        ):
+            gemm.input[0] = x
+            continue
+        prefix = node.name or y
+        rank_hint = _channel_broadcast_rank(model, x)
+        shape = (-1,) + (1,) * (rank_hint - 2)
+        scale_name, shift_name, mid = f"{prefix}_scale", f"{prefix}_shift", f"{prefix}_scaled"
+        new_initializers += [
+            numpy_helper.from_array(scale.astype(np.float32).reshape(shape), scale_name),
+            numpy_helper.from_array(shift.astype(np.float32).reshape(shape), shift_name),
+        ]
+        new_nodes += [
+            helper.make_node("Mul", [x, scale_name], [mid], name=f"{prefix}_mul"),
+            helper.make_node("Add", [mid, shift_name], [y], name=f"{prefix}_add"),
+        ]
+    del graph.node[:]
+    graph.node.extend(new_nodes)
+    graph.initializer.extend(new_initializers)
+    _remove_unused_constants(graph)
+    return model
+
+
+def _fold_into_gemm(
+    gemm: onnx.NodeProto,
+    scale: np.ndarray,
+    shift: np.ndarray,
+    constants: dict[str, np.ndarray],
+    new_initializers: list[onnx.TensorProto],
+) -> bool:
+    """Gemm(x * s + t, W, c) = x @ (s[:, None] * W) + (t @ W + c): rewrite W and c in place."""
+    attributes = _gemm_attributes(gemm)
+    if attributes["transA"] or gemm.input[1] not in constants:
+        return False
+    weight = constants[gemm.input[1]].astype(np.float64)
+    if attributes["transB"]:
+        weight = weight.T  # (in, out)
+    if weight.shape[0] != scale.shape[0]:
+        return False
+    alpha, beta = float(attributes["alpha"]), float(attributes["beta"])
+    has_bias = len(gemm.input) > 2 and bool(gemm.input[2])
+    if has_bias and gemm.input[2] not in constants:
+        return False
+    bias = constants[gemm.input[2]].astype(np.float64) * beta if has_bias else 0.0
+    folded_weight = scale[:, None] * weight
+    folded_bias = alpha * (shift @ weight) + bias
+    if attributes["transB"]:
+        folded_weight = folded_weight.T
+    prefix = gemm.name or gemm.output[0]
+    weight_name, bias_name = f"{prefix}_bn_folded_weight", f"{prefix}_bn_folded_bias"
+    new_initializers += [
+        numpy_helper.from_array(folded_weight.astype(np.float32), weight_name),
+        numpy_helper.from_array(np.asarray(folded_bias, dtype=np.float32).reshape(-1), bias_name),
+    ]
+    del gemm.input[1:]
+    gemm.input.extend([weight_name, bias_name])
+    others = [a for a in gemm.attribute if a.name != "beta"]
+    del gemm.attribute[:]
+    gemm.attribute.extend(others + [helper.make_attribute("beta", 1.0)])
+    return True
+
+
+def _channel_broadcast_rank(model: onnx.ModelProto, name: str) -> int:
+    """Rank of tensor `name` from shape inference (2 when unknown: the head's (B, C) case)."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    infos = list(inferred.graph.value_info) + list(inferred.graph.input)
+    for info in infos:
+        if info.name == name and info.type.tensor_type.HasField("shape"):
+            return len(info.type.tensor_type.shape.dim)
+    return 2
+
+
+def remove_inference_dropouts(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Drop `Dropout` nodes, identities at inference (no training-mode input, no mask output).
+
+    They would otherwise sit between the head's batch norm and its Linear and block the fold.
+    """
+    graph = model.graph
+    constants = _constant_values(graph)
+    graph_outputs = {output.name for output in graph.output}
+    rename: dict[str, str] = {}
+    kept = []
+
+    def inference_mode(node: onnx.NodeProto) -> bool:
+        if len(node.input) < 3 or not node.input[2]:
+            return True
+        training = constants.get(node.input[2])
+        return training is not None and not bool(np.asarray(training).any())
+
+    for node in graph.node:
+        is_identity = (
+            node.op_type == "Dropout"
+            and inference_mode(node)
+            and (len(node.output) < 2 or not node.output[1])
+            and node.output[0] not in graph_outputs
+        )
+        if is_identity:
+            rename[node.output[0]] = rename.get(node.input[0], node.input[0])
+        else:
+            kept.append(node)
+    for node in kept:
+        for i, name in enumerate(node.input):
+            if name in rename:
+                node.input[i] = rename[name]
+    del graph.node[:]
+    graph.node.extend(kept)
+    _remove_unused_constants(graph)
+    return model
+
+
+def strip_unused_opset_imports(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Keep only the opset imports of domains that some node uses (plus the default one)."""
+    used = {node.domain or "" for node in model.graph.node} | {""}
+    kept = [entry for entry in model.opset_import if (entry.domain or "") in used]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    return model
