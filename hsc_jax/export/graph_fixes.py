@@ -256,3 +256,113 @@ def strip_unused_opset_imports(model: onnx.ModelProto) -> onnx.ModelProto:
     del model.opset_import[:]
     model.opset_import.extend(kept)
     return model
+
+
+def _axes_of(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> list[int] | None:
+    for attribute in node.attribute:
+        if attribute.name == "axes":
+            return list(attribute.ints)
+    if len(node.input) > 1 and node.input[1] in constants:
+        return [int(a) for a in np.asarray(constants[node.input[1]]).reshape(-1)]
+    return None
+
+
+def _keepdims(node: onnx.NodeProto) -> int:
+    return next((int(a.i) for a in node.attribute if a.name == "keepdims"), 1)
+
+
+def reduce_before_transpose(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Transpose -> reductions (keepdims=0) becomes reductions on the untransposed tensor.
+
+    The head's global pooling runs on NHWC in JAX, so the converter transposes the last feature
+    map back to NHWC only to reduce it. Reducing axes perm[a] of the original tensor gives the
+    same result whenever the surviving axes keep their order (NHWC over H, W -> NCHW over 2, 3).
+    """
+    graph = model.graph
+    constants = _constant_values(graph)
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    graph_outputs = {output.name for output in graph.output}
+    removed = set()
+    for node in graph.node:
+        if node.op_type != "Transpose" or node.output[0] in graph_outputs:
+            continue
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        users = consumers.get(node.output[0], [])
+        if perm is None or not users:
+            continue
+        plans = []
+        for user in users:
+            axes = _axes_of(user, constants) if user.op_type.startswith("Reduce") else None
+            if axes is None or _keepdims(user) != 0 or user.input[0] != node.output[0]:
+                break
+            axes = [a % len(perm) for a in axes]
+            kept = [perm[a] for a in range(len(perm)) if a not in axes]
+            if kept != sorted(kept):
+                break
+            plans.append((user, sorted(perm[a] for a in axes)))
+        else:
+            for user, new_axes in plans:
+                user.input[0] = node.input[0]
+                if len(user.input) > 1 and user.input[1]:
+                    name = f"{user.name or user.output[0]}_axes"
+                    graph.initializer.append(
+                        numpy_helper.from_array(np.asarray(new_axes, dtype=np.int64), name)
+                    )
+                    user.input[1] = name
+                else:
+                    attributes = [a for a in user.attribute if a.name != "axes"]
+                    attributes.append(helper.make_attribute("axes", new_axes))
+                    del user.attribute[:]
+                    user.attribute.extend(attributes)
+            removed.add(id(node))
+    kept_nodes = [n for n in graph.node if id(n) not in removed]
+    del graph.node[:]
+    graph.node.extend(kept_nodes)
+    _remove_unused_constants(graph)
+    return model
+
+
+def squeeze_single_logit(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`logits[:, 0]` on (B, 1), emitted as Transpose + Gather, becomes one Reshape to (B,)."""
+    graph = model.graph
+    constants = _constant_values(graph)
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {
+        info.name: [
+            d.dim_value if d.HasField("dim_value") else None
+            for d in info.type.tensor_type.shape.dim
+        ]
+        for info in list(inferred.graph.value_info) + list(inferred.graph.input)
+    }
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    removed = set()
+    for node in graph.node:
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        if node.op_type != "Transpose" or perm != [1, 0]:
+            continue
+        if shapes.get(node.input[0], [None, None])[1:] != [1]:
+            continue
+        users = consumers.get(node.output[0], [])
+        if len(users) != 1 or users[0].op_type != "Gather":
+            continue
+        gather = users[0]
+        axis = next((int(a.i) for a in gather.attribute if a.name == "axis"), 0)
+        index = constants.get(gather.input[1])
+        if axis != 0 or index is None or index.shape != () or int(index) != 0:
+            continue
+        shape_name = f"{gather.output[0]}_flat_shape"
+        graph.initializer.append(numpy_helper.from_array(np.asarray([-1], np.int64), shape_name))
+        reshape = helper.make_node("Reshape", [node.input[0], shape_name], list(gather.output))
+        gather.CopyFrom(reshape)
+        removed.add(id(node))
+    kept_nodes = [n for n in graph.node if id(n) not in removed]
+    del graph.node[:]
+    graph.node.extend(kept_nodes)
+    _remove_unused_constants(graph)
+    return model
