@@ -215,6 +215,7 @@ def cli_export(prepared, tmp_path_factory):
         ["export", "--checkpoint", str(checkpoint), "--output", str(output), "--threshold", "0.25"]
     )
     assert result.exit_code == 0, result.output
+    p.checkpoint = checkpoint
     return p, output, result.output
 
 
@@ -228,6 +229,28 @@ def test_cli_threshold_overrides_the_checkpoint(cli_export):
     images = np.random.default_rng(5).random((4, 3, *p.image_size), dtype=np.float32)
     (got,) = onnx_session(str(output)).run(None, {"images": images})
     np.testing.assert_allclose(got, p.reference(images), atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("flag", ["--fp16", "--int8"])
+def test_reduced_precision_reports_accuracy_change(cli_export, tmp_path, flag):
+    from hsc_jax.data.synth import write_synthetic_parquet
+
+    p, _, _ = cli_export
+    data = tmp_path / "synth.parquet"
+    write_synthetic_parquet(data, count=60, seed=0)
+    output = tmp_path / "reduced.onnx"
+    args = ["export", "--checkpoint", str(p.checkpoint), "--output", str(output), flag]
+    result = _run_cli([*args, "--calibration_data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "validation accuracy" in result.output and flag[2:] in result.output
+    proto = onnx.load(str(output))
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert CONTRACT_METADATA_KEY in {e.key for e in proto.metadata_props}
+    images = np.random.default_rng(5).random((4, 3, *p.image_size), dtype=np.float32)
+    (got,) = onnx_session(str(output)).run(None, {"images": images})
+    np.testing.assert_allclose(got, p.reference(images), atol=0.05)
 
 
 def test_exported_model_runs_in_the_demo_without_jax(cli_export, tmp_path):
