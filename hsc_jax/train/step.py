@@ -1,0 +1,180 @@
+"""The jit-compiled training and evaluation steps.
+
+Both are pure functions of an explicit state (`nnx.split` of model and optimiser): the training
+step donates that state and returns the new one with a dict of measurements. Scaling after
+augmentation reads scale/mean/std from the preprocessing contract, so evaluation here and
+inference in `hsc_infer` turn uint8 pixels into model input the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from hsc_infer.contract import ModelContract
+from hsc_jax.train.augment import augment_batch
+from hsc_jax.train.mesh import DataParallel
+
+
+@dataclass(frozen=True)
+class InputScaling:
+    """The contract's uint8 -> model input mapping: (x * scale - mean) / std."""
+
+    scale: float
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    @classmethod
+    def from_contract(cls, contract: ModelContract) -> InputScaling:
+        return cls(float(contract.scale), tuple(contract.mean), tuple(contract.std))
+
+    def normalise(self, x01: jax.Array) -> jax.Array:
+        """Values already scaled (augmentation output, [0, 1]) -> model input."""
+        mean = jnp.asarray(self.mean, jnp.float32)
+        std = jnp.asarray(self.std, jnp.float32)
+        return (x01 - mean) / std
+
+    def from_uint8(self, images: jax.Array) -> jax.Array:
+        """The in-jit twin of `hsc_infer.contract.scale_batch` (NHWC)."""
+        return self.normalise(images.astype(jnp.float32) * self.scale)
+
+
+def weighted_bce(logits: jax.Array, labels: jax.Array, pos_weight: jax.Array) -> jax.Array:
+    """Per-sample sigmoid BCE with the positive term weighted, as PyTorch's
+    `BCEWithLogitsLoss(pos_weight=...)`: -(w y log s(x) + (1 - y) log(1 - s(x)))."""
+    labels = labels.astype(jnp.float32)
+    return -(
+        pos_weight * labels * jax.nn.log_sigmoid(logits)
+        + (1.0 - labels) * jax.nn.log_sigmoid(-logits)
+    )
+
+
+def _cast_floats(tree: Any, dtype: jnp.dtype) -> Any:
+    return jax.tree.map(
+        lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, tree
+    )
+
+
+def forward(model: nnx.Module, images: jax.Array, compute_dtype: jnp.dtype) -> jax.Array:
+    """Logits in float32; with a bfloat16 compute dtype the parameters are cast for the call
+    only (float32 masters stay in the model) and updated statistics are copied back."""
+    if compute_dtype == jnp.float32:
+        return model(images).astype(jnp.float32)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    low = nnx.merge(graphdef, _cast_floats(params, compute_dtype), rest)
+    logits = low(images.astype(compute_dtype)).astype(jnp.float32)
+    new_rest = nnx.state(low, nnx.Not(nnx.Param))
+    dtypes = jax.tree.map(lambda x: x.dtype, rest)
+    nnx.update(model, jax.tree.map(lambda x, d: x.astype(d), new_rest, dtypes))
+    return logits
+
+
+def loss_fn(
+    model: nnx.Module,
+    images: jax.Array,
+    labels: jax.Array,
+    pos_weight: jax.Array,
+    compute_dtype: jnp.dtype = jnp.float32,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Mean class-weighted BCE over the batch; aux carries the logits for the epoch metrics."""
+    logits = forward(model, images, compute_dtype)
+    loss = weighted_bce(logits, labels, pos_weight).mean()
+    return loss, {"logits": logits}
+
+
+def set_learning_rate(optimizer: nnx.Optimizer, lr: jax.Array) -> None:
+    """Write the current rate into the `inject_hyperparams` state (no recompilation)."""
+    optimizer.opt_state.hyperparams["learning_rate"][...] = jnp.asarray(lr, jnp.float32)
+
+
+def make_optimizer(model: nnx.Module, lr: float, weight_decay: float) -> nnx.Optimizer:
+    """AdamW with decay on every parameter; the rate is a state entry so the plateau schedule
+    can change it between epochs."""
+    tx = optax.inject_hyperparams(optax.adamw)(
+        learning_rate=lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=weight_decay
+    )
+    return nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+
+TrainStep = Callable[..., tuple[Any, dict[str, jax.Array]]]
+
+
+def make_train_step(
+    graphdef: nnx.GraphDef,
+    scaling: InputScaling,
+    parallel: DataParallel,
+    compute_dtype: jnp.dtype = jnp.float32,
+    augment: bool = True,
+) -> TrainStep:
+    """`step(state, images_uint8, labels, key, lr, pos_weight) -> (state, measurements)`.
+
+    `graphdef`/`state` come from `nnx.split((model, optimizer))` with the model in train mode.
+    The state is donated; images and labels arrive sharded over the data axis.
+    """
+
+    def train_step(state, images, labels, key, lr, pos_weight):  # noqa: ANN001, ANN202
+        model, optimizer = nnx.merge(graphdef, state)
+        x = augment_batch(images, key) if augment else images.astype(jnp.float32) * scaling.scale
+        x = scaling.normalise(x)
+        grad_fn = nnx.value_and_grad(loss_fn, has_aux=True)
+        (loss, aux), grads = grad_fn(model, x, labels, pos_weight, compute_dtype)
+        set_learning_rate(optimizer, lr)
+        optimizer.update(model, grads)
+        measurements = {
+            "loss": loss,
+            "grad_norm": optax.tree.norm(grads),
+            "param_norm": optax.tree.norm(nnx.state(model, nnx.Param)),
+            "logits": aux["logits"],
+        }
+        return nnx.state((model, optimizer)), measurements
+
+    return jax.jit(
+        train_step,
+        donate_argnums=(0,),
+        out_shardings=(parallel.replicated, parallel.replicated),
+    )
+
+
+def make_eval_step(
+    eval_graphdef: nnx.GraphDef, scaling: InputScaling, parallel: DataParallel
+) -> Callable[[Any, jax.Array], jax.Array]:
+    """`step(model_state, images_uint8) -> logits` in eval mode and float32 (what export sees)."""
+
+    def eval_step(model_state, images):  # noqa: ANN001, ANN202
+        model = nnx.merge(eval_graphdef, model_state)
+        return model(scaling.from_uint8(images)).astype(jnp.float32)
+
+    return jax.jit(eval_step, out_shardings=parallel.replicated)
+
+
+def predict_logits(
+    eval_step: Callable[[Any, jax.Array], jax.Array],
+    model_state: Any,
+    images: np.ndarray,
+    batch_size: int,
+    parallel: DataParallel,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Logits of every image (uint8 NHWC), in fixed-size batches so nothing recompiles; the
+    last batch is padded with zeros and the padding dropped."""
+    count = len(images)
+    out = np.empty((count,), np.float32)
+    rows = parallel.local_slice(batch_size)
+    for start in range(0, count, batch_size):
+        chunk = images[start : start + batch_size]
+        if len(chunk) < batch_size:
+            pad = np.zeros((batch_size - len(chunk), *images.shape[1:]), images.dtype)
+            chunk = np.concatenate([chunk, pad])
+        logits = eval_step(model_state, parallel.put_batch(chunk[rows]))
+        taken = min(batch_size, count - start)
+        out[start : start + taken] = np.asarray(logits)[:taken]
+        if progress is not None:
+            progress(taken)
+    return out

@@ -1,0 +1,177 @@
+"""The loss, the plateau schedule, the jitted step (bf16 path) and data parallelism."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+from test_train_fakes import TinyModel
+
+from hsc_infer.contract import ModelContract
+from hsc_jax.train import mesh, step
+from hsc_jax.train.pipeline import plan_epoch, positive_weight
+from hsc_jax.train.schedule import ReduceOnPlateau
+
+
+def test_weighted_bce_matches_hand_computation():
+    logits = jnp.array([2.0, -1.0, 0.5, -3.0])
+    labels = jnp.array([1, 0, 1, 0])
+    pos_weight = 2.5
+    sig = 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64)))
+    expected = [
+        -pos_weight * np.log(sig[0]),
+        -np.log(1 - sig[1]),
+        -pos_weight * np.log(sig[2]),
+        -np.log(1 - sig[3]),
+    ]
+    got = step.weighted_bce(logits, labels, jnp.float32(pos_weight))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # pos_weight 1 is optax's plain sigmoid BCE.
+    plain = optax.sigmoid_binary_cross_entropy(logits, labels.astype(jnp.float32))
+    np.testing.assert_allclose(step.weighted_bce(logits, labels, 1.0), plain, rtol=1e-6)
+
+
+def test_pos_weight_counts_resampled_samples(caplog: pytest.LogCaptureFixture):
+    labels = np.array([0] * 30 + [1] * 10)
+    assert positive_weight(labels) == 3.0
+    balanced = plan_epoch(labels, "balanced", seed=0, epoch=1, batch_size=8)
+    assert balanced.pos_weight == 1.0  # both classes tiled to 30
+    with caplog.at_level("WARNING"):
+        assert positive_weight(np.zeros(5, int)) == 1.0
+    assert "pos_weight set to 1.0" in caplog.text
+
+
+def test_plan_epoch_depends_on_seed_and_epoch_only():
+    labels = np.array([0, 1] * 50)
+    a = plan_epoch(labels, "none", seed=1, epoch=2, batch_size=16)
+    b = plan_epoch(labels, "none", seed=1, epoch=2, batch_size=16)
+    c = plan_epoch(labels, "none", seed=1, epoch=3, batch_size=16)
+    np.testing.assert_array_equal(a.batches, b.batches)
+    assert a.batches.shape == (6, 16)
+    assert not np.array_equal(a.batches, c.batches)
+
+
+def test_reduce_on_plateau_follows_pytorch_rules():
+    schedule = ReduceOnPlateau(lr=1e-3)
+    losses = [1.0, 0.9, 0.9, 0.9, 0.9, 0.89995, 0.5]
+    lrs = []
+    for loss in losses:
+        schedule.step(loss)
+        lrs.append(schedule.lr)
+    # Three epochs without a 1e-4 relative improvement after 0.9 -> halve on the third.
+    assert lrs == [1e-3, 1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 5e-4]
+    restored = ReduceOnPlateau.from_state_dict(schedule.state_dict())
+    assert restored == schedule
+
+
+def _fake_state(parallel: mesh.DataParallel):  # noqa: ANN202
+    model = TinyModel(rngs=nnx.Rngs(0))
+    model.train()
+    optimizer = step.make_optimizer(model, 1e-2, 1e-4)
+    graphdef, state = nnx.split((model, optimizer))
+    return graphdef, parallel.put_replicated(state)
+
+
+def test_step_updates_lr_from_argument_and_keeps_float32_master_weights_under_bf16():
+    parallel = mesh.data_parallel("cpu")
+    graphdef, state = _fake_state(parallel)
+    scaling = step.InputScaling.from_contract(ModelContract())
+    train_step = step.make_train_step(graphdef, scaling, parallel, compute_dtype=jnp.bfloat16)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 12, 12, 3), dtype=np.uint8)
+    labels = np.array([0, 1] * 4, np.int32)
+    state, measured = train_step(
+        state, parallel.put_batch(images), parallel.put_batch(labels), jax.random.key(0), 0.25, 1.0
+    )
+    assert set(measured) >= {"loss", "grad_norm", "param_norm", "logits"}
+    assert measured["logits"].shape == (8,) and measured["logits"].dtype == jnp.float32
+    assert np.isfinite(float(measured["loss"]))
+    model, optimizer = nnx.merge(graphdef, state)
+    assert float(optimizer.opt_state.hyperparams["learning_rate"][...]) == 0.25
+    params = jax.tree.leaves(nnx.state(model, nnx.Param))
+    assert all(p.dtype == jnp.float32 for p in params)
+
+
+def test_eval_step_scales_like_the_contract():
+    parallel = mesh.data_parallel("cpu")
+    model = TinyModel(rngs=nnx.Rngs(0))
+    model.eval()
+    graphdef, state = nnx.split(model)
+    contract = ModelContract()
+    eval_step = step.make_eval_step(graphdef, step.InputScaling.from_contract(contract), parallel)
+    images = np.random.default_rng(0).integers(0, 256, (5, 12, 12, 3), dtype=np.uint8)
+    logits = step.predict_logits(eval_step, state, images, 4, parallel)
+    from hsc_infer.contract import scale_batch
+
+    expected = model(jnp.asarray(scale_batch(images, contract)))
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
+
+
+_TWO_DEVICE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import jax, numpy as np
+    from flax import nnx
+    sys.path.insert(0, {tests!r})
+    from test_train_fakes import TinyModel
+    from hsc_infer.contract import ModelContract
+    from hsc_jax.train import mesh, step
+    parallel = mesh.data_parallel("cpu")
+    model = TinyModel(rngs=nnx.Rngs(0))
+    model.train()
+    graphdef, state = nnx.split((model, step.make_optimizer(model, 1e-2, 1e-4)))
+    state = parallel.put_replicated(state)
+    train_step = step.make_train_step(
+        graphdef, step.InputScaling.from_contract(ModelContract()), parallel
+    )
+    rng = np.random.default_rng(0)
+    losses = []
+    for i in range(3):
+        images = rng.integers(0, 256, (16, 12, 12, 3), dtype=np.uint8)
+        labels = (np.arange(16) % 3 == 0).astype(np.int32)
+        state, m = train_step(state, parallel.put_batch(images), parallel.put_batch(labels),
+                              jax.random.key(i), 1e-2, 2.0)
+        losses.append(float(m["loss"]))
+    error = None
+    try:
+        parallel.check_batch_size(15)
+    except mesh.DeviceError as e:
+        error = str(e)
+    print(json.dumps({{"devices": parallel.device_count, "losses": losses, "error": error}}))
+    """
+)
+
+
+def _run_devices(count: int) -> dict:
+    tests = str(Path(__file__).parent)
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
+    env["JAX_PLATFORMS"] = "cpu"
+    result = subprocess.run(
+        [sys.executable, "-c", _TWO_DEVICE_SCRIPT.format(tests=tests)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_two_devices_give_the_same_loss_as_one():
+    one = _run_devices(1)
+    two = _run_devices(2)
+    assert one["devices"] == 1 and two["devices"] == 2
+    np.testing.assert_allclose(two["losses"], one["losses"], atol=1e-5)
+    assert one["error"] is None
+    assert "must divide by the number of devices" in two["error"]
