@@ -66,6 +66,7 @@ def build_onnx(
         proto = cancel_transposes(proto)
     proto = graph_fixes.reduce_before_transpose(proto)
     proto = graph_fixes.squeeze_single_logit(proto)
+    proto = graph_fixes.reductions_to_global_pools(proto)
     proto = graph_fixes.strip_unused_opset_imports(proto)
     proto.ir_version = min(proto.ir_version, IR_VERSION) if opset <= 18 else proto.ir_version
     onnx.checker.check_model(proto, full_check=True)
