@@ -3,8 +3,20 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import jax
 from flax import nnx
+
+# Every trainer test compiles the same small steps: a persistent compilation cache turns the
+# repeats into cache hits (it is read at the first compilation, so set it at import).
+if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    jax.config.update(
+        "jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "hsc-jax-test-jit-cache")
+    )
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 class TinyModel(nnx.Module):

@@ -126,6 +126,13 @@ def _is_key(x: Any) -> bool:
     return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
+def _key_impl(x: Any) -> Any:
+    """The PRNG implementation of a typed key, concrete or abstract (models may use "rbg")."""
+    if isinstance(x, jax.ShapeDtypeStruct):
+        return x.dtype._impl  # the key dtype carries its implementation
+    return jax.random.key_impl(x)
+
+
 def to_saveable(state: nnx.State) -> dict:
     """nnx state -> pure dict of arrays; typed RNG keys become their raw uint32 data."""
     pure = nnx.to_pure_dict(state)
@@ -157,7 +164,9 @@ def restore_into(
         ) from e
     template_pure = nnx.to_pure_dict(template)
     restored = jax.tree.map(
-        lambda t, r: jax.random.wrap_key_data(r) if _is_key(t) else r, template_pure, restored
+        lambda t, r: jax.random.wrap_key_data(r, impl=_key_impl(t)) if _is_key(t) else r,
+        template_pure,
+        restored,
     )
     state = jax.tree.map(lambda x: x, template)  # a copy whose leaves get replaced
     nnx.replace_by_pure_dict(state, restored)
