@@ -1,0 +1,163 @@
+"""`hsc-jax evaluate`: metrics and figures of a checkpoint or an ONNX model on one split.
+
+Both paths prepare pixels with the model's preprocessing contract: the dataset cache is already
+resized by the shared rule, the checkpoint path scales it with `scale_batch`, and the ONNX path
+hands BGR crops to `hsc_infer.SmileClassifier`, which runs `preprocess` itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+
+from hsc_infer.contract import ModelContract, scale_batch
+from hsc_jax.data.dataset import load_dataset
+from hsc_jax.metrics import binary_metrics, f1_optimal_threshold
+from hsc_jax.plots import save_confusion_png, save_pr_png, save_roc_png
+from hsc_jax.train.outputs import bce, sigmoid, write_json
+
+log = logging.getLogger("hsc_jax.train")
+
+SPLIT_CHOICES = ("train", "val", "test", "all")
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """How the dataset is split: the training run's settings when the model records them."""
+
+    train_ratio: float = 0.8
+    val_ratio: float = 0.2
+    test_ratio: float = 0.0
+    seed: int = 42
+
+    @classmethod
+    def from_training_config(
+        cls, config: dict[str, Any] | None, default: SplitSettings
+    ) -> SplitSettings:
+        if not config:
+            return default
+        return cls(
+            float(config.get("train_ratio", default.train_ratio)),
+            float(config.get("val_ratio", default.val_ratio)),
+            float(config.get("test_ratio", default.test_ratio)),
+            int(config.get("seed", default.seed)),
+        )
+
+
+def _checkpoint_scores(
+    checkpoint: str | Path, images: np.ndarray, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, probs) of RGB uint8 images at the contract's size, from a checkpoint."""
+    from hsc_jax.train.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(checkpoint)
+    graphdef, state = nnx.split(loaded.model)
+
+    @jax.jit
+    def forward(state, x):  # noqa: ANN001, ANN202
+        return nnx.merge(graphdef, state)(x)
+
+    logits = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        count = len(chunk)
+        if count < batch_size:
+            chunk = np.concatenate(
+                [chunk, np.zeros((batch_size - count, *chunk.shape[1:]), chunk.dtype)]
+            )
+        logits.append(
+            np.asarray(forward(state, scale_batch(chunk, loaded.contract, "NHWC")))[:count]
+        )
+    logits = np.concatenate(logits) if logits else np.zeros((0,), np.float32)
+    return logits, sigmoid(logits)
+
+
+def evaluate_model(
+    data_root: str | Path,
+    output_dir: str | Path,
+    checkpoint: str | Path | None = None,
+    onnx_model: str | Path | None = None,
+    split: str = "test",
+    batch_size: int = 256,
+    skip_bad_rows: bool = False,
+    default_split: SplitSettings | None = None,
+) -> dict[str, Any]:
+    """Write metrics.json and confusion/ROC/PR figures to output_dir; returns the metrics."""
+    if (checkpoint is None) == (onnx_model is None):
+        raise ValueError("give exactly one of --checkpoint and --model")
+    if split not in SPLIT_CHOICES:
+        raise ValueError(f"--split must be one of {SPLIT_CHOICES}, got {split!r}")
+    default_split = default_split or SplitSettings()
+    if checkpoint is not None:
+        from hsc_jax.train.checkpoint import read_meta, resolve_checkpoint
+
+        meta = read_meta(resolve_checkpoint(checkpoint))
+        contract = ModelContract.from_dict(meta["contract"])
+        training = meta.get("train_config")
+        classifier = None
+    else:
+        from hsc_infer import SmileClassifier
+
+        classifier = SmileClassifier(onnx_model, provider="cpu")
+        contract = classifier.contract
+        training = contract.training_config
+    settings = SplitSettings.from_training_config(training, default_split)
+    dataset = load_dataset(
+        data_root,
+        image_size=contract.input_size,
+        train_ratio=settings.train_ratio,
+        val_ratio=settings.val_ratio,
+        test_ratio=settings.test_ratio,
+        seed=settings.seed,
+        skip_bad_rows=skip_bad_rows,
+    )
+    names = ("train", "val", "test") if split == "all" else (split,)
+    images = np.concatenate([dataset.splits[n].images for n in names])
+    labels = np.concatenate([dataset.splits[n].labels for n in names])
+    if len(labels) == 0:
+        raise ValueError(f"the {split} split of {data_root} is empty; choose another --split")
+
+    loss = None
+    if classifier is not None:
+        probs = np.concatenate(
+            [
+                classifier.predict(list(images[i : i + batch_size, :, :, ::-1]))
+                for i in range(0, len(images), batch_size)
+            ]
+        ).astype(np.float64)
+    else:
+        logits, probs = _checkpoint_scores(checkpoint, images, batch_size)
+        loss = bce(labels, logits)
+
+    threshold, best_f1 = f1_optimal_threshold(labels, probs)
+    metrics = {
+        "model": str(checkpoint or onnx_model),
+        "data_root": str(data_root),
+        "split": split,
+        "count": int(len(labels)),
+        "at_0.5": binary_metrics(labels, probs, 0.5, loss=loss),
+        "at_model_threshold": binary_metrics(labels, probs, contract.threshold, loss=loss),
+        "model_threshold": contract.threshold,
+        "f1_optimal_threshold": {"threshold": threshold, "f1": best_f1},
+    }
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(output_dir / "metrics.json", metrics)
+    title = f"{split} ({len(labels)})"
+    save_confusion_png(labels, probs, 0.5, output_dir / f"confusion_{split}.png", title)
+    save_confusion_png(
+        labels,
+        probs,
+        contract.threshold,
+        output_dir / f"confusion_{split}_model_threshold.png",
+        title,
+    )
+    save_roc_png(labels, probs, output_dir / f"roc_{split}.png", title)
+    save_pr_png(labels, probs, output_dir / f"pr_{split}.png", title)
+    return metrics

@@ -1,0 +1,122 @@
+"""`hsc-jax predict`: smile probabilities of image files from a checkpoint.
+
+Crops go through `hsc_infer.contract.preprocess` with the checkpoint's contract, exactly as the
+ONNX classifier would prepare them.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import jax
+import numpy as np
+from flax import nnx
+
+from hsc_infer.contract import ModelContract, preprocess
+from hsc_jax.train.outputs import sigmoid
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    logit: float
+    prob_smiling: float
+
+
+def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files as given, and PNG/JPEG files under directories (recursively, sorted)."""
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"input {path} does not exist")
+    if not found:
+        raise FileNotFoundError(
+            f"no PNG or JPEG images found in {', '.join(str(i) for i in inputs)}"
+        )
+    return found
+
+
+def read_crops(paths: Sequence[Path]) -> list[np.ndarray]:
+    """BGR uint8 images; every unreadable file is named in one error."""
+    crops, bad = [], []
+    for path in paths:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            bad.append(str(path))
+        crops.append(image)
+    if bad:
+        raise ValueError(f"cannot decode {len(bad)} image(s): {', '.join(bad[:10])}")
+    return crops
+
+
+def model_logits(
+    model: nnx.Module, contract: ModelContract, crops_bgr: Sequence[np.ndarray], batch_size: int
+) -> np.ndarray:
+    """Logits of BGR crops of any size through the contract's preprocessing (eval mode)."""
+    model.eval()
+    graphdef, state = nnx.split(model)
+
+    @jax.jit
+    def forward(state, x):  # noqa: ANN001, ANN202
+        return nnx.merge(graphdef, state)(x)
+
+    out = []
+    for start in range(0, len(crops_bgr), batch_size):
+        batch = preprocess(
+            list(crops_bgr[start : start + batch_size]), contract, colour_order="bgr", layout="NHWC"
+        )
+        count = len(batch)
+        if count < batch_size:  # fixed shapes: one compilation for the whole run
+            batch = np.concatenate(
+                [batch, np.zeros((batch_size - count, *batch.shape[1:]), batch.dtype)]
+            )
+        out.append(np.asarray(forward(state, batch))[:count])
+    return np.concatenate(out).astype(np.float32)
+
+
+def predict_files(
+    checkpoint: str | Path, inputs: Iterable[str | Path], batch_size: int = 64
+) -> list[Prediction]:
+    from hsc_jax.train.checkpoint import load_checkpoint
+
+    paths = collect_images(inputs)
+    crops = read_crops(paths)
+    loaded = load_checkpoint(checkpoint)
+    logits = model_logits(loaded.model, loaded.contract, crops, min(batch_size, len(crops)))
+    probs = sigmoid(logits)
+    return [
+        Prediction(str(p), float(lg), float(pr))
+        for p, lg, pr in zip(paths, logits, probs, strict=True)
+    ]
+
+
+def write_predictions_csv(path: str | Path, predictions: Sequence[Prediction]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "logit", "prob_smiling"])
+        for p in predictions:
+            writer.writerow([p.path, f"{p.logit:.6f}", f"{p.prob_smiling:.6f}"])
+
+
+def format_table(predictions: Sequence[Prediction], threshold: float | None = None) -> str:
+    width = max(len("path"), *(len(p.path) for p in predictions))
+    lines = [f"{'path':<{width}}  {'logit':>9}  {'prob_smiling':>12}"]
+    for p in predictions:
+        mark = ""
+        if threshold is not None:
+            mark = "  smiling" if p.prob_smiling >= threshold else "  no_smiling"
+        lines.append(f"{p.path:<{width}}  {p.logit:>9.4f}  {p.prob_smiling:>12.4f}{mark}")
+    return "\n".join(lines)
