@@ -64,6 +64,7 @@ def build_onnx(
     proto = graph_fixes.remove_batch_norms(proto)
     if simplified:
         proto = cancel_transposes(proto)
+    proto = graph_fixes.sink_transpose_below_silu(proto)
     proto = graph_fixes.reduce_before_transpose(proto)
     proto = graph_fixes.squeeze_single_logit(proto)
     proto = graph_fixes.reductions_to_global_pools(proto)

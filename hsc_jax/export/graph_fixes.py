@@ -408,3 +408,40 @@ def reductions_to_global_pools(model: onnx.ModelProto) -> onnx.ModelProto:
     graph.node.extend(new_nodes)
     _remove_unused_constants(graph)
     return model
+
+
+def sink_transpose_below_silu(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Transpose -> SiLU (x * Sigmoid(x)) becomes SiLU -> Transpose.
+
+    The last block's SiLU runs in JAX's NHWC before the head pools; moving the Transpose
+    below it lets `reduce_before_transpose` pool the NCHW tensor directly.
+    """
+    graph = model.graph
+    graph_outputs = {output.name for output in graph.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    for transpose in list(graph.node):
+        if transpose.op_type != "Transpose" or transpose.output[0] in graph_outputs:
+            continue
+        t = transpose.output[0]
+        users = consumers.get(t, [])
+        sigmoid = next((u for u in users if u.op_type == "Sigmoid"), None)
+        if sigmoid is None or len(users) != 2:
+            continue
+        mul = next((u for u in users if u.op_type == "Mul"), None)
+        if mul is None or sorted(mul.input) != sorted([t, sigmoid.output[0]]):
+            continue
+        if consumers.get(sigmoid.output[0], []) != [mul] or sigmoid.output[0] in graph_outputs:
+            continue
+        source, result = transpose.input[0], mul.output[0]
+        silu = f"{result}_before_transpose"
+        sigmoid.input[0] = source
+        mul.input[:] = [source, sigmoid.output[0]]
+        mul.output[0] = silu
+        transpose.input[0], transpose.output[0] = silu, result
+        # Keep topological order: the Transpose now runs after the Mul.
+        graph.node.remove(transpose)
+        graph.node.insert(list(graph.node).index(mul) + 1, transpose)
+    return model
