@@ -383,7 +383,9 @@ class Trainer:
     def save_checkpoints(self, epoch: int, meta: dict[str, Any], improved: bool) -> None:
         if not self.primary:
             return
-        model_state, optimizer_state = self.state[0], self.state[1]
+        # Replicated arrays: every host holds the whole value, so the primary writes its local
+        # copy as plain numpy (restorable onto any device count, no cross-host save protocol).
+        model_state, optimizer_state = _local_copy(self.state[0]), _local_copy(self.state[1])
         path = ckpt.write_checkpoint(
             self.output_dir / ckpt.epoch_checkpoint_name(epoch), model_state, optimizer_state, meta
         )
@@ -582,6 +584,16 @@ class Trainer:
                 },
             }
         )
+
+
+def _local_copy(tree: Any) -> Any:
+    def local(x: jax.Array) -> Any:
+        if ckpt._is_key(x):
+            data = np.asarray(jax.random.key_data(x).addressable_data(0))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+        return np.asarray(x.addressable_data(0))
+
+    return jax.tree.map(local, tree)
 
 
 def _mean(values: list[float]) -> float | None:
