@@ -282,3 +282,21 @@ def test_exported_model_runs_in_the_demo_without_jax(cli_export, tmp_path):
         (head,) = line["heads"]
         assert 0.0 <= head["prob"] <= 1.0
     assert Path(out / "output.mp4").is_file()
+
+
+def test_named_size_graph_is_transpose_free(tmp_path):
+    """The zoo's graph (size p) is op for op what a PyTorch export would be: no layout shuffles."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "export_named_sizes.py"
+    spec = importlib.util.spec_from_file_location("export_named_sizes", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--output_dir", str(tmp_path), "--sizes", "p"]) == 0
+    proto = onnx.load(str(tmp_path / "hsc_p_48x48.onnx"))
+    ops = {node.op_type for node in proto.graph.node}
+    assert ops <= {
+        "Conv", "Sigmoid", "Mul", "Add", "Relu", "GlobalAveragePool", "GlobalMaxPool",
+        "Flatten", "Concat", "Gemm", "Reshape",
+    }, ops  # fmt: skip
+    assert_clean_graph(proto, 17)
