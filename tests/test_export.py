@@ -300,3 +300,33 @@ def test_named_size_graph_is_transpose_free(tmp_path):
         "Flatten", "Concat", "Gemm", "Reshape",
     }, ops  # fmt: skip
     assert_clean_graph(proto, 17)
+
+
+def _gelu_graph(opset: int) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [helper.make_node("Gelu", ["x"], ["y"])],
+        "gelu",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["B", 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["B", 4])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_simplify_refuses_ops_newer_than_the_opset_and_falls_back(monkeypatch):
+    import onnxsim
+
+    from hsc_jax.export.simplify import SimplifyWarning, ops_newer_than_opset, simplify
+
+    assert ops_newer_than_opset(_gelu_graph(17)) == ["Gelu"]  # Gelu arrived in opset 20
+    assert ops_newer_than_opset(_gelu_graph(20)) == []
+    original = _bn_graph("Relu")
+    monkeypatch.setattr(onnxsim, "simplify", lambda *a, **k: (_gelu_graph(17), True))
+    with pytest.warns(SimplifyWarning, match="newer than opset 17"):
+        assert simplify(original) is original
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(onnxsim, "simplify", broken)
+    with pytest.warns(SimplifyWarning, match="boom"):
+        assert simplify(original) is original
