@@ -149,3 +149,33 @@ def test_corrupt_image_fails_before_training(parquet: Path, tmp_path: Path):
     assert "5" in result.output and "skip_bad_rows" in result.output
     assert not list(out.glob("hsc_epoch_*"))
     assert cv2 is not None  # decoding is OpenCV's; the message names the row
+
+
+def test_evaluate_onnx_agrees_with_the_checkpoint(trained: Path, parquet: Path, tmp_path: Path):
+    pytest.importorskip("jax2onnx")
+    from hsc_jax.export.exporter import export_onnx
+    from hsc_jax.train.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(trained, depthwise="grouped")
+    onnx_path = tmp_path / "tiny.onnx"
+    export_onnx(
+        loaded.model,
+        loaded.image_size,
+        loaded.contract,
+        onnx_path,
+        training_config=loaded.train_config,
+    )
+    runner = CliRunner()
+    outputs = {}
+    for flag, model in (("--checkpoint", trained), ("--model", onnx_path)):
+        out = tmp_path / flag.strip("-")
+        result = runner.invoke(
+            evaluate, [flag, str(model), "--data_root", str(parquet), "--output_dir", str(out)]
+        )
+        assert result.exit_code == 0, result.output + repr(result.exception)
+        outputs[flag] = json.loads((out / "metrics.json").read_text())
+    jax_metrics, onnx_metrics = outputs["--checkpoint"], outputs["--model"]
+    assert onnx_metrics["count"] == jax_metrics["count"]
+    assert onnx_metrics["model_threshold"] == pytest.approx(jax_metrics["model_threshold"])
+    for key in ("accuracy", "f1", "roc_auc"):
+        assert onnx_metrics["at_0.5"][key] == pytest.approx(jax_metrics["at_0.5"][key], abs=1e-6)
