@@ -179,3 +179,31 @@ def test_evaluate_onnx_agrees_with_the_checkpoint(trained: Path, parquet: Path, 
     assert onnx_metrics["model_threshold"] == pytest.approx(jax_metrics["model_threshold"])
     for key in ("accuracy", "f1", "roc_auc"):
         assert onnx_metrics["at_0.5"][key] == pytest.approx(jax_metrics["at_0.5"][key], abs=1e-6)
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "torch_fixtures"
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not (FIXTURES / "index.json").is_file(), reason="needs ../shared fixtures")
+def test_convert_torch_writes_a_loadable_checkpoint(tmp_path: Path):
+    import numpy as np
+
+    from hsc_jax.train.checkpoint import load_checkpoint
+    from hsc_jax.train.cli import convert_torch
+
+    entry = json.loads((FIXTURES / "index.json").read_text())[0]
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(entry["model_config"]))
+    out = tmp_path / "converted"
+    args = ["--state", str(FIXTURES / entry["file"]), "--config", str(config)]
+    args += ["--output", str(out), "--image_size", "x".join(map(str, entry["image_size"]))]
+    result = CliRunner().invoke(convert_torch, args)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    loaded = load_checkpoint(out)
+    with np.load(FIXTURES / entry["file"]) as data:
+        images = np.transpose(data["input"], (0, 2, 3, 1))  # NCHW -> NHWC
+        expected = data["logits"]
+    np.testing.assert_allclose(loaded.model(images), expected.reshape(-1), rtol=1e-4, atol=1e-4)
+    again = CliRunner().invoke(convert_torch, args)
+    assert again.exit_code == 1 and "already holds a checkpoint" in again.output
