@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -94,14 +95,24 @@ def convert_to_onnx(model: nnx.Module, image_size: tuple[int, int], opset: int) 
 
     _load_converter_plugins()
     h, w = image_size
-    return to_onnx(
-        probability_fn(model),
-        [(BATCH_DIM, 3, int(h), int(w))],
-        model_name="hsc_smile_classifier",
-        opset=opset,
-        input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
-        # Native LayerNormalization (opset 17) instead of a ~25-node decomposition per norm;
-        # the parity check guards the accuracy.
-        normalization_mode="prefer_native",
-    )
+    # jax2onnx's own deprecation warnings and onnx_ir's notes about untyped shape constants
+    # concern the converter's internals, not the model: keep them out of the user's console.
+    serde_log = logging.getLogger("onnx_ir.serde")
+    previous_level = serde_log.level
+    serde_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"jax2onnx")
+            return to_onnx(
+                probability_fn(model),
+                [(BATCH_DIM, 3, int(h), int(w))],
+                model_name="hsc_smile_classifier",
+                opset=opset,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                # Native LayerNormalization (opset 17) instead of a ~25-node decomposition per norm;
+                # the parity check guards the accuracy.
+                normalization_mode="prefer_native",
+            )
+    finally:
+        serde_log.setLevel(previous_level)
