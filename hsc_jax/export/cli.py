@@ -84,6 +84,6 @@ def export(
     from hsc_jax.export.reduced import export_reduced_precision
 
     summary = export_reduced_precision(
-        loaded, output, "fp16" if fp16 else "int8", calibration_data=calibration_data, **common
+        output, "fp16" if fp16 else "int8", calibration_data=calibration_data, **common
     )
     click.echo(summary)

@@ -83,7 +83,6 @@ def accuracy_change(
 
 
 def export_reduced_precision(
-    loaded: Any,
     output: Path,
     kind: str,
     *,
