@@ -1,9 +1,9 @@
 """`export_onnx`: an HSC model -> a verified, simplified ONNX file with its contract.
 
 Steps: jax2onnx on an eval-mode copy with plain convolutions -> opset/value_info fixes ->
-onnxsim -> batch norms removed -> Transpose clean-up -> full check -> contract metadata ->
-onnxruntime vs JAX parity -> written to a temporary file and renamed, so a failed export leaves
-no output behind.
+onnxsim -> batch norms removed -> Transpose clean-up and global pools (`graph_fixes`, `layout`)
+-> full check -> contract metadata -> onnxruntime vs JAX parity -> written to a temporary file
+and renamed, so a failed export leaves no output behind.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Rewrites of what jax2onnx emits, so that the graph is valid at every opset from 17 to 23.
+"""Rewrites of what jax2onnx emits: valid at every opset from 17 to 23, and lean to run.
+
+Validity:
 
 * jax2onnx writes `ReduceMean` (and the other reductions) in their opset-18 form, with the axes
   as a second input, even when asked for opset 17, where the axes must be an attribute.
@@ -6,7 +8,15 @@
   which mislead the simplifier's shape inference: it is dropped and inferred again.
 * onnxsim folds batch norms into the convolutions before them; a batch norm on a 2-D tensor
   (the head's, before the final Linear) stays. It is folded into the following `Gemm` when that
-  is its only consumer, else rewritten as `Mul` + `Add`.
+  is its only consumer, else rewritten as `Mul` + `Add`. Inference `Dropout`s are removed first.
+
+Speed (JAX computes NHWC, ONNX convolutions NCHW, so the converter wraps layouts in Transposes;
+onnxruntime's transpose optimizer, see `layout`, cancels most of them, these do the rest):
+* the last SiLU runs before its Transpose, and reductions read the untransposed tensor;
+* ReduceMean/ReduceMax over H, W become global pools (onnxruntime keeps them in its blocked
+  convolution layout; reductions force a layout round trip at every squeeze-excite block);
+* `logits[:, 0]` (Transpose + Gather) becomes one Reshape.
+The result is op for op what a PyTorch export of the same network gives.
 """
 
 from __future__ import annotations
