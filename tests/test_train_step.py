@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -116,15 +117,8 @@ def test_eval_step_scales_like_the_contract():
     np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
 
 
-_TWO_DEVICE_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import jax, numpy as np
-    from flax import nnx
-    sys.path.insert(0, {tests!r})
-    from test_train_fakes import TinyModel
-    from hsc_infer.contract import ModelContract
-    from hsc_jax.train import mesh, step
+def _losses_and_batch_error(device_count_expected: int) -> dict:
+    """Three training steps of the fake model on fixed data; run in-process or in a child."""
     parallel = mesh.data_parallel("cpu")
     model = TinyModel(rngs=nnx.Rngs(0))
     model.train()
@@ -138,40 +132,53 @@ _TWO_DEVICE_SCRIPT = textwrap.dedent(
     for i in range(3):
         images = rng.integers(0, 256, (16, 12, 12, 3), dtype=np.uint8)
         labels = (np.arange(16) % 3 == 0).astype(np.int32)
-        state, m = train_step(state, parallel.put_batch(images), parallel.put_batch(labels),
-                              jax.random.key(i), 1e-2, 2.0)
+        state, m = train_step(
+            state,
+            parallel.put_batch(images),
+            parallel.put_batch(labels),
+            jax.random.key(i),
+            1e-2,
+            2.0,
+        )
         losses.append(float(m["loss"]))
     error = None
     try:
         parallel.check_batch_size(15)
     except mesh.DeviceError as e:
         error = str(e)
-    print(json.dumps({{"devices": parallel.device_count, "losses": losses, "error": error}}))
+    assert parallel.device_count == device_count_expected
+    return {"devices": parallel.device_count, "losses": losses, "error": error}
+
+
+_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, {tests!r})
+    from test_train_step import _losses_and_batch_error
+    print(json.dumps(_losses_and_batch_error(2)))
     """
 )
 
 
-def _run_devices(count: int) -> dict:
-    tests = str(Path(__file__).parent)
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}")
+def test_two_devices_give_the_same_loss_as_one():
+    """The same steps on a 2-device mesh (a child process: the device count is fixed at start)
+    and on this process's single device."""
+    if jax.device_count("cpu") != 1:
+        pytest.skip("this process already has several CPU devices")
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
     env["JAX_PLATFORMS"] = "cpu"
-    result = subprocess.run(
-        [sys.executable, "-c", _TWO_DEVICE_SCRIPT.format(tests=tests)],
-        capture_output=True,
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD.format(tests=str(Path(__file__).parent))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
-        timeout=300,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    import json
-
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def test_two_devices_give_the_same_loss_as_one():
-    one = _run_devices(1)
-    two = _run_devices(2)
-    assert one["devices"] == 1 and two["devices"] == 2
+    one = _losses_and_batch_error(1)  # meanwhile, in this process
+    stdout, stderr = child.communicate(timeout=300)
+    assert child.returncode == 0, stderr[-3000:]
+    two = json.loads(stdout.strip().splitlines()[-1])
+    assert two["devices"] == 2
     np.testing.assert_allclose(two["losses"], one["losses"], atol=1e-5)
     assert one["error"] is None
     assert "must divide by the number of devices" in two["error"]

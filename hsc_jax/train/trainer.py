@@ -311,6 +311,20 @@ class Trainer:
                     jax.block_until_ready(m["loss"])
                     first_step_s = time.perf_counter() - start
                 bar.update(config.batch_size)
+                if (
+                    plan.steps >= 20
+                    and (step + 1) % (plan.steps // 4) == 0
+                    and step + 1 < plan.steps
+                ):
+                    # Long CPU epochs: a heartbeat in train.log even without progress bars.
+                    seen = (step + 1) * config.batch_size
+                    log.info(
+                        "epoch %d: step %d/%d, %.0f img/s",
+                        plan.epoch,
+                        step + 1,
+                        plan.steps,
+                        seen / (time.perf_counter() - start),
+                    )
             jax.block_until_ready(self.state)
         elapsed = time.perf_counter() - start
         self.run.global_step += plan.steps
