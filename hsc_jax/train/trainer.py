@@ -89,8 +89,9 @@ def resolve_resume(config: TrainConfig) -> Path | None:
 def _adopt_checkpoint_settings(config: TrainConfig, meta: dict[str, Any]) -> TrainConfig:
     """A resumed run keeps the data, seed and architecture it started with."""
     saved = TrainConfig.from_dict(meta["train_config"])
+    # data_root may differ (a moved file); everything that shapes the data order, the split or
+    # the model must not, or the resumed epochs would not continue the same run.
     fixed = (
-        "data_root",
         "seed",
         "train_resampling",
         "image_size",
