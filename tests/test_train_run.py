@@ -152,7 +152,27 @@ def test_loaded_checkpoint_matches_the_training_state(two_epochs: Path):
     loaded = ckpt.load_checkpoint(two_epochs, model_factory=tiny_model_factory)
     assert loaded.path.name.startswith("hsc_best_epoch")
     assert loaded.contract.input_size == (48, 48)
+    assert loaded.contract.colour_mode == "rgb" and loaded.contract.crop_kind == "head"
     assert 0.0 < loaded.contract.threshold <= 1.0
     assert loaded.train_config["epochs"] == 2
     images = np.random.default_rng(0).random((4, 48, 48, 3), dtype=np.float32)
     assert loaded.model(images).shape == (4,)
+
+
+def test_grey_face_crops_give_a_grey_face_contract(parquet: Path, tmp_path: Path):
+    import cv2
+    import pandas as pd
+
+    frame = pd.read_parquet(parquet)
+    frame["image_bytes"] = [
+        cv2.imencode(".png", cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_GRAYSCALE))[
+            1
+        ].tobytes()
+        for b in frame["image_bytes"]
+    ]
+    grey = tmp_path / "grey.parquet"
+    frame.to_parquet(grey)
+    _train(grey, tmp_path / "run", epochs=1, crop_kind="face", crop_margin=0.1)
+    loaded = ckpt.load_checkpoint(tmp_path / "run", model_factory=tiny_model_factory)
+    contract = loaded.contract
+    assert (contract.colour_mode, contract.crop_kind, contract.crop_margin) == ("grey", "face", 0.1)

@@ -95,6 +95,20 @@ def _fail_cleanly(error: BaseException) -> None:
 @click.option("--verbose", is_flag=True, help="Progress bars and debug logging.")
 @click.option("--skip_bad_rows", is_flag=True, help="Leave out bad rows instead of failing.")
 @click.option(
+    "--crop_kind",
+    default="head",
+    show_default=True,
+    type=click.Choice(("head", "face")),
+    help="What the training crops show (FERPlus: face); recorded for inference.",
+)
+@click.option(
+    "--crop_margin",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Margin per side of the detector box, as a fraction of its size.",
+)
+@click.option(
     "--max_steps_per_epoch",
     type=click.IntRange(min=1),
     default=None,

@@ -77,6 +77,10 @@ class TrainConfig:
     # Checkpoints kept: the latest N epoch checkpoints and the latest N best ones.
     keep_epoch_checkpoints: int = 10
     keep_best_checkpoints: int = 10
+    # What the training crops show ("head": the whole head; "face": a tight face crop such as
+    # FERPlus) and the margin per side; both go into the contract so inference crops alike.
+    crop_kind: str = "head"
+    crop_margin: float = 0.0
     # Probability of CLAHE per training image (host side, before the batch goes to device).
     clahe_p: float = 0.01
     # Stop each epoch after this many steps (benchmarks and smoke tests); None = whole epoch.
@@ -97,6 +101,11 @@ class TrainConfig:
         if not Path(self.data_root).exists():
             raise ConfigError(f"--data_root {self.data_root} does not exist")
         checks = [
+            (
+                self.crop_kind in ("head", "face"),
+                f"--crop_kind must be head or face, got {self.crop_kind!r}",
+            ),
+            (self.crop_margin >= 0, f"--crop_margin must be >= 0, got {self.crop_margin}"),
             (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"--batch_size must be >= 1, got {self.batch_size}"),
             (self.lr > 0, f"--lr must be > 0, got {self.lr}"),

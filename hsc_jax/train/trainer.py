@@ -216,6 +216,9 @@ class Trainer:
         self.state = self.parallel.put_replicated(state)
         self.contract = ModelContract(
             input_size=config.image_size,
+            colour_mode="grey" if _all_grey(self.train_split.images) else "rgb",
+            crop_kind=config.crop_kind,
+            crop_margin=config.crop_margin,
             model_config=self.model_config.to_dict(),
             training_config=config.to_dict(),
             tool_version=ckpt.tool_version(),
@@ -635,3 +638,13 @@ def train(config: TrainConfig, model_factory: ckpt.ModelFactory | None = None) -
 
 
 __all__ = ["Dataset", "ResumeError", "Trainer", "train"]
+
+
+def _all_grey(images: np.ndarray, sample: int = 2048) -> bool:
+    """True when the training images carry no colour (R == G == B), as FERPlus: the model then
+    asks inference to feed grey crops, so a colour camera sees what training saw."""
+    step = max(1, len(images) // sample)
+    picked = images[::step]
+    return bool(len(picked)) and bool(
+        np.all(picked[..., 0] == picked[..., 1]) and np.all(picked[..., 1] == picked[..., 2])
+    )
