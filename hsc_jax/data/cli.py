@@ -69,3 +69,58 @@ def inspect_command(path: Path) -> None:
     except DatasetError as e:
         raise click.ClickException(str(e)) from e
     click.echo(report.format())
+
+
+@data.command("crop-heads")
+@click.option(
+    "--input-dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder of videos named smiling* / no_smiling* (mp4, avi, mov, mkv, webm).",
+)
+@click.option(
+    "--output-dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Split folder to fill, e.g. ROOT/train: crops go to <label>/<video>_f<frame>.png.",
+)
+@click.option(
+    "--detector-model",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="DEIMv2 wholebody34 ONNX; default: the bundled Haar face cascade, grown to heads.",
+)
+@click.option("--frame-step", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--min-dimension", default=6, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-dimension", default=750, show_default=True, type=click.IntRange(min=1))
+@click.option("--dry-run", is_flag=True, help="Count the crops without writing any.")
+@click.option("--overwrite", is_flag=True, help="Replace crops that already exist.")
+def crop_heads_command(
+    input_dir: Path,
+    output_dir: Path,
+    detector_model: Path | None,
+    frame_step: int,
+    min_dimension: int,
+    max_dimension: int,
+    dry_run: bool,
+    overwrite: bool,
+) -> None:
+    """Crop the best head (score >= 0.35) of every Nth frame of labelled videos."""
+    from hsc_infer.detectors import load_detector  # onnxruntime loads only when asked
+    from hsc_jax.data.crop_heads import SCORE_THRESHOLD, crop_heads
+
+    try:
+        detector = load_detector(detector_model, provider="cpu", score_threshold=SCORE_THRESHOLD)
+        report = crop_heads(
+            input_dir,
+            output_dir,
+            detector,
+            frame_step=frame_step,
+            min_dimension=min_dimension,
+            max_dimension=max_dimension,
+            score_threshold=SCORE_THRESHOLD,
+            dry_run=dry_run,
+            overwrite=overwrite,
+        )
+    except (DatasetError, FileNotFoundError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(report.format())
