@@ -5,6 +5,9 @@ Nothing here is imported by the inference path; `onnx` is imported only when a b
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import cv2
@@ -140,3 +143,22 @@ def write_synthetic_video(
         writer.write(synthetic_frame(i, size))
     writer.release()
     return path
+
+
+# What hsc_infer must run without: the JAX training side.
+TRAINING_STACK = ("jax", "jaxlib", "flax", "optax", "orbax", "grain", "jax2onnx")
+
+
+def run_demo_without_jax(argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python -m hsc_infer.demo ARGV` in a fresh interpreter where every import of the training
+    stack fails (a None entry in sys.modules makes `import jax` raise ImportError)."""
+    script = textwrap.dedent(
+        f"""
+        import runpy, sys
+        for name in {TRAINING_STACK!r}:
+            sys.modules[name] = None
+        sys.argv = ["hsc_infer.demo", *{list(map(str, argv))!r}]
+        runpy.run_module("hsc_infer.demo", run_name="__main__")
+        """
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=timeout)

@@ -7,9 +7,6 @@ each is built and compiled once per module and exported at several opsets.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +38,6 @@ CONFIGS = {
         (64, 48),
     ),
 }
-TRAINING_STACK = ("jax", "jaxlib", "flax", "optax", "orbax", "grain", "jax2onnx")
 
 
 class Prepared:
@@ -254,7 +250,7 @@ def test_reduced_precision_reports_accuracy_change(cli_export, tmp_path, flag):
 
 
 def test_exported_model_runs_in_the_demo_without_jax(cli_export, tmp_path):
-    from hsc_infer.testing import build_tiny_deimv2, write_synthetic_video
+    from hsc_infer.testing import build_tiny_deimv2, run_demo_without_jax, write_synthetic_video
 
     _, hsc, _ = cli_export
     frames = 4
@@ -263,18 +259,9 @@ def test_exported_model_runs_in_the_demo_without_jax(cli_export, tmp_path):
         tmp_path / "deimv2.onnx", np.array([[7, 0.10, 0.25, 0.40, 0.75, 0.9]])
     )
     out = tmp_path / "out"
-    # A None entry in sys.modules makes `import jax` (and the rest) raise ImportError.
-    script = textwrap.dedent(
-        f"""
-        import runpy, sys
-        for name in {TRAINING_STACK!r}:
-            sys.modules[name] = None
-        sys.argv = ["hsc_infer.demo", "-v", {str(video)!r}, "-hm", {str(hsc)!r},
-                    "-m", {str(detector)!r}, "--headless", "--output-dir", {str(out)!r}]
-        runpy.run_module("hsc_infer.demo", run_name="__main__")
-        """
+    result = run_demo_without_jax(
+        ["-v", video, "-hm", hsc, "-m", detector, "--headless", "--output-dir", out]
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr.decode()
     lines = [json.loads(x) for x in (out / "output.jsonl").read_text().splitlines()]
     assert len(lines) == frames
