@@ -317,3 +317,16 @@ def test_simplify_refuses_ops_newer_than_the_opset_and_falls_back(monkeypatch):
     monkeypatch.setattr(onnxsim, "simplify", broken)
     with pytest.warns(SimplifyWarning, match="boom"):
         assert simplify(original) is original
+
+
+def test_written_models_are_readable_by_everyone(tmp_path: Path):
+    from hsc_jax.export.exporter import write_atomically
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
+    )
+    path = write_atomically(helper.make_model(graph), tmp_path / "m.onnx")
+    assert path.stat().st_mode & 0o044 == 0o044  # group and others may read (umask 022)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from hsc_infer import ModelContract, SmileClassifier
-from hsc_infer.classifier import DEFAULT_MODEL_PATH
 from hsc_infer.testing import build_custom_graph, build_tiny_classifier
 
 onnx = pytest.importorskip("onnx")
@@ -149,12 +148,12 @@ def test_two_outputs_rejected(tmp_path):
         SmileClassifier(path)
 
 
-def test_missing_models_raise_file_not_found(tmp_path):
+def test_missing_models_raise_file_not_found(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="not found"):
         SmileClassifier(tmp_path / "nope.onnx")
-    if not DEFAULT_MODEL_PATH.exists():
-        with pytest.raises(FileNotFoundError, match="pass model_path"):
-            SmileClassifier()
+    monkeypatch.setattr("hsc_infer.classifier.DEFAULT_MODEL_PATH", tmp_path / "gone.onnx")
+    with pytest.raises(FileNotFoundError, match="pass model_path"):
+        SmileClassifier()
 
 
 def test_unloadable_model_is_wrapped(tmp_path):

@@ -132,6 +132,10 @@ def write_atomically(proto: onnx.ModelProto, output: str | Path) -> Path:
     os.close(handle)
     try:
         onnx.save(proto, temporary)
+        # mkstemp creates the file readable by its owner only; a model file is for everyone.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, output)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
