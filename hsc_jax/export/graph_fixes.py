@@ -120,6 +120,15 @@ def _gemm_attributes(node: onnx.NodeProto) -> dict[str, float | int]:
     return out
 
 
+def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
+    """Tensor name -> the nodes that read it."""
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    return consumers
+
+
 def remove_batch_norms(model: onnx.ModelProto) -> onnx.ModelProto:
     """Replace every remaining `BatchNormalization` by a fold into the next Gemm, or Mul + Add.
 
@@ -127,10 +136,7 @@ def remove_batch_norms(model: onnx.ModelProto) -> onnx.ModelProto:
     """
     graph = model.graph
     constants = _constant_values(graph)
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = _consumers(graph)
     graph_outputs = {output.name for output in graph.output}
     new_nodes: list[onnx.NodeProto] = []
     new_initializers: list[onnx.TensorProto] = []
@@ -290,10 +296,7 @@ def reduce_before_transpose(model: onnx.ModelProto) -> onnx.ModelProto:
     """
     graph = model.graph
     constants = _constant_values(graph)
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = _consumers(graph)
     graph_outputs = {output.name for output in graph.output}
     removed = set()
     for node in graph.node:
@@ -347,10 +350,7 @@ def squeeze_single_logit(model: onnx.ModelProto) -> onnx.ModelProto:
         ]
         for info in list(inferred.graph.value_info) + list(inferred.graph.input)
     }
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = _consumers(graph)
     removed = set()
     for node in graph.node:
         perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
@@ -428,10 +428,7 @@ def sink_transpose_below_silu(model: onnx.ModelProto) -> onnx.ModelProto:
     """
     graph = model.graph
     graph_outputs = {output.name for output in graph.output}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = _consumers(graph)
     for transpose in list(graph.node):
         if transpose.op_type != "Transpose" or transpose.output[0] in graph_outputs:
             continue
