@@ -75,6 +75,7 @@ def assert_clean_graph(proto: onnx.ModelProto, opset: int) -> None:
     assert [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim] == ["batch"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("opset", [17, 18])
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_float32_export_matches_jax(prepared, name, opset):
@@ -227,6 +228,7 @@ def test_cli_threshold_overrides_the_checkpoint(cli_export):
     np.testing.assert_allclose(got, p.reference(images), atol=TOLERANCE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", ["--fp16", "--int8"])
 def test_reduced_precision_reports_accuracy_change(cli_export, tmp_path, flag):
     from hsc_jax.data.synth import write_synthetic_parquet

@@ -60,6 +60,7 @@ def zero_state(model) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 @needs_shared
 @pytest.mark.parametrize("entry", FIXTURE_INDEX, ids=[e["name"] for e in FIXTURE_INDEX])
 def test_fixture_matches_reference(entry):
@@ -300,6 +301,7 @@ def test_set_depthwise_switches_whole_model():
 # Training
 
 
+@pytest.mark.slow
 def test_train_step_under_jit():
     # Transformer head: dropout in attention, feed-forward and head; BN in the backbone.
     config = ModelConfig(

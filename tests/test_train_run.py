@@ -14,6 +14,9 @@ from hsc_jax.data.synth import write_synthetic_parquet
 from hsc_jax.train import checkpoint as ckpt
 from hsc_jax.train.trainer import ResumeError, train
 
+# Whole training runs: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
