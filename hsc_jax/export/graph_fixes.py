@@ -120,6 +120,14 @@ def _gemm_attributes(node: onnx.NodeProto) -> dict[str, float | int]:
     return out
 
 
+def _drop_nodes(graph: onnx.GraphProto, removed: set[int]) -> None:
+    """Delete the nodes whose id() is in `removed`, then the constants nothing reads any more."""
+    kept_nodes = [n for n in graph.node if id(n) not in removed]
+    del graph.node[:]
+    graph.node.extend(kept_nodes)
+    _remove_unused_constants(graph)
+
+
 def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
     """Tensor name -> the nodes that read it."""
     consumers: dict[str, list[onnx.NodeProto]] = {}
@@ -331,10 +339,7 @@ def reduce_before_transpose(model: onnx.ModelProto) -> onnx.ModelProto:
                     del user.attribute[:]
                     user.attribute.extend(attributes)
             removed.add(id(node))
-    kept_nodes = [n for n in graph.node if id(n) not in removed]
-    del graph.node[:]
-    graph.node.extend(kept_nodes)
-    _remove_unused_constants(graph)
+    _drop_nodes(graph, removed)
     return model
 
 
@@ -371,10 +376,7 @@ def squeeze_single_logit(model: onnx.ModelProto) -> onnx.ModelProto:
         reshape = helper.make_node("Reshape", [node.input[0], shape_name], list(gather.output))
         gather.CopyFrom(reshape)
         removed.add(id(node))
-    kept_nodes = [n for n in graph.node if id(n) not in removed]
-    del graph.node[:]
-    graph.node.extend(kept_nodes)
-    _remove_unused_constants(graph)
+    _drop_nodes(graph, removed)
     return model
 
 
