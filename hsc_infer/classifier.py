@@ -17,10 +17,10 @@ import onnxruntime as ort
 
 from hsc_infer.contract import CONTRACT_METADATA_KEY, ModelContract, preprocess
 from hsc_infer.providers import create_session
+from hsc_infer.zoo import resolve_model
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "hsc_default.onnx"
 INPUT_NAME = "images"
 OUTPUT_NAME = "prob_smiling"
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
@@ -111,6 +111,9 @@ def read_contract(session: ort.InferenceSession, input_size: tuple[int, int]) ->
 class SmileClassifier:
     """Smile probability for head (or face) crops, from an exported HSC ONNX model.
 
+    `model_path`: an ONNX file, the name of a shipped model ("p", "s"), or None for the
+    default shipped model (S, trained on FERPlus face crops).
+
     `provider`: "cpu", "cuda" (CUDA then CPU) or "tensorrt" (TensorRT, CUDA, CPU).
     `intra_op_threads`: onnxruntime's intra-op thread count (None: its default).
     `trt_cache_dir`, `trt_int8`: TensorRT engine cache folder and INT8 mode (needs a calibration
@@ -128,16 +131,7 @@ class SmileClassifier:
         trt_int8: bool = False,
         threshold: float | None = None,
     ) -> None:
-        if model_path is None:
-            model_path = DEFAULT_MODEL_PATH
-            if not model_path.is_file():
-                raise FileNotFoundError(
-                    f"no default model is shipped yet ({model_path} is missing); "
-                    "pass model_path=... pointing to an HSC ONNX model"
-                )
-        model_path = Path(model_path)
-        if not model_path.is_file():
-            raise FileNotFoundError(f"HSC model not found: {model_path}")
+        model_path = resolve_model(model_path)
         self.model_path = model_path
         self.session = create_session(
             model_path,

@@ -55,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("-v", "--video", help="camera index or video file")
     source.add_argument("-i", "--images_dir", help="folder of jpg/jpeg/png images (recursive)")
     p.add_argument("-m", "--model", default=None, help="DEIMv2 wholebody34 ONNX (default: Haar)")
-    p.add_argument("-hm", "--hsc_model", default=None, help="HSC ONNX (default: the shipped one)")
+    p.add_argument(
+        "-hm",
+        "--hsc_model",
+        default=None,
+        help="HSC ONNX file, or a shipped model: p, s (default s)",
+    )
     p.add_argument("-ep", "--execution_provider", choices=PROVIDER_CHOICES, default="cpu")
     p.add_argument(
         "-it",

@@ -152,7 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m hsc_infer.predict", description=__doc__.split("\n")[0]
     )
     p.add_argument("inputs", nargs="+", help="images, videos or folders")
-    p.add_argument("-hm", "--hsc_model", default=None, help="HSC ONNX (default: the shipped one)")
+    p.add_argument(
+        "-hm",
+        "--hsc_model",
+        default=None,
+        help="HSC ONNX file, or a shipped model: p, s (default s)",
+    )
     p.add_argument("-ep", "--execution_provider", choices=PROVIDER_CHOICES, default="cpu")
     p.add_argument("--threshold", type=float, default=None, help="override the model's threshold")
     p.add_argument("--detect", action="store_true", help="find heads in images too")

@@ -151,8 +151,10 @@ def test_two_outputs_rejected(tmp_path):
 def test_missing_models_raise_file_not_found(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="not found"):
         SmileClassifier(tmp_path / "nope.onnx")
-    monkeypatch.setattr("hsc_infer.classifier.DEFAULT_MODEL_PATH", tmp_path / "gone.onnx")
-    with pytest.raises(FileNotFoundError, match="pass model_path"):
+    with pytest.raises(FileNotFoundError, match="shipped model names: p, s"):
+        SmileClassifier("x")
+    monkeypatch.setattr("hsc_infer.zoo.MODELS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="default model .* is missing"):
         SmileClassifier()
 
 

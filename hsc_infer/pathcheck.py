@@ -1,0 +1,107 @@
+"""Does detect -> crop -> classify on a camera frame reproduce the crops a model was trained on?
+
+Known face crops (e.g. FERPlus test faces) are pasted into larger colour frames
+(`hsc_infer.testing.paste_face_in_frame`); the detector has to find each one, the contract turns
+its box into a crop, and the classifier's decisions are compared with its decisions on the
+original crops. A contract whose crop kind, margin or colour mode does not match the training
+data shows up as a gap between the two F1 scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from hsc_infer.classifier import SmileClassifier
+from hsc_infer.crops import crop, crop_box
+from hsc_infer.detectors.base import Detector
+from hsc_infer.testing import paste_face_in_frame
+
+MIN_IOU = 0.3  # a detection overlapping the pasted face this much counts as finding it
+
+
+def f1_score(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """F1 of boolean predictions against boolean labels (0.0 when both are all negative)."""
+    tp = float(np.sum(predicted & labels))
+    denominator = float(predicted.sum() + labels.sum())
+    return 2 * tp / denominator if denominator else 0.0
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class PathCheck:
+    faces: int
+    found: int  # faces the detector found (IoU >= MIN_IOU with the pasted box)
+    box_scale: float  # median detected side / pasted side, over found faces
+    f1_direct: float  # on the original crops, every face
+    f1_path: dict[float, float]  # crop margin -> F1 through the frame; a missed face = not smiling
+    f1_direct_found: float  # on the original crops of the found faces only
+    f1_path_found: dict[float, float]  # crop margin -> F1 through the frame, found faces only
+
+    @property
+    def found_rate(self) -> float:
+        return self.found / self.faces if self.faces else 0.0
+
+
+def check_pasted_faces(
+    classifier: SmileClassifier,
+    detector: Detector,
+    faces: Sequence[np.ndarray],
+    labels: np.ndarray,
+    seed: int = 0,
+    margins: Sequence[float] | None = None,
+) -> PathCheck:
+    """Paste each face into its own frame and compare the path's F1 with the direct one.
+
+    `faces`: BGR (or grey) crops as the model was trained on; `labels`: True for smiling.
+    `margins`: crop margins to try (default: the contract's own).
+    """
+    labels = np.asarray(labels, dtype=bool)
+    margins = [classifier.contract.crop_margin] if margins is None else list(margins)
+    direct = classifier.predict(list(faces)) >= classifier.threshold
+    rng = np.random.default_rng(seed)
+    found_detections, scales = [], []
+    frames = []
+    for face in faces:
+        frame, pasted = paste_face_in_frame(face, rng)
+        detections = detector(frame)
+        best = max(detections, key=lambda d: iou(d.box, pasted), default=None)
+        if best is not None and iou(best.box, pasted) >= MIN_IOU:
+            found_detections.append(best)
+            scales.append((best.box[2] - best.box[0]) / (pasted[2] - pasted[0]))
+        else:
+            found_detections.append(None)
+        frames.append(frame)
+
+    found = np.array([d is not None for d in found_detections], dtype=bool)
+    f1_path, f1_path_found = {}, {}
+    for margin in margins:
+        contract = replace(classifier.contract, crop_margin=margin)
+        crops, where = [], []
+        for i, (frame, detection) in enumerate(zip(frames, found_detections, strict=True)):
+            if detection is not None:
+                crops.append(crop(frame, crop_box(detection, contract, frame.shape)))
+                where.append(i)
+        predicted = np.zeros(len(faces), dtype=bool)
+        if crops:
+            predicted[where] = classifier.predict(crops) >= classifier.threshold
+        f1_path[margin] = f1_score(predicted, labels)
+        f1_path_found[margin] = f1_score(predicted[found], labels[found])
+    return PathCheck(
+        faces=len(faces),
+        found=len(scales),
+        box_scale=float(np.median(scales)) if scales else float("nan"),
+        f1_direct=f1_score(direct, labels),
+        f1_path=f1_path,
+        f1_direct_found=f1_score(direct[found], labels[found]),
+        f1_path_found=f1_path_found,
+    )

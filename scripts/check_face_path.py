@@ -1,0 +1,62 @@
+"""FERPlus test faces pasted into colour frames: does the default detector + contract reproduce
+the crops the shipped models were trained on?
+
+    .venv/bin/python scripts/check_face_path.py                       # shipped models, all faces
+    .venv/bin/python scripts/check_face_path.py --models s my.onnx --margins 0 0.1 0.2
+
+Prints, per model: faces found by the Haar face detector, the detected box side relative to the
+pasted face, F1 on the original crops and F1 through frame -> detector -> crop -> classifier
+(a missed face counts as "not smiling"), at the model's threshold; and both F1 again on the
+found faces alone, which isolates how well the crop matches the training crops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from hsc_infer import SmileClassifier
+from hsc_infer.detectors import HaarFaceDetector
+from hsc_infer.pathcheck import check_pasted_faces
+from hsc_infer.testing import ferplus_leak_free_test
+from hsc_infer.zoo import SHIPPED_MODELS
+
+FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
+    parser.add_argument("--models", nargs="+", default=sorted(SHIPPED_MODELS), help="names/paths")
+    parser.add_argument("--margins", nargs="+", type=float, default=None, help="crop margins")
+    parser.add_argument("--limit", type=int, default=None, help="first N test faces only")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    faces, labels = ferplus_leak_free_test(args.data)
+    faces, labels = faces[: args.limit], labels[: args.limit]
+    detector = HaarFaceDetector()
+    print(f"{len(faces)} leak-free FERPlus test faces in 640x480 colour frames, Haar face detector")
+    for model in args.models:
+        classifier = SmileClassifier(model)
+        start = time.perf_counter()
+        result = check_pasted_faces(
+            classifier, detector, faces, labels, seed=args.seed, margins=args.margins
+        )
+        seconds = time.perf_counter() - start
+        paths = ", ".join(
+            f"margin {m:g}: {f1:.3f} (found faces: {result.f1_path_found[m]:.3f})"
+            for m, f1 in result.f1_path.items()
+        )
+        print(
+            f"{classifier.model_path.name} (threshold {classifier.threshold:.3f}, contract margin "
+            f"{classifier.contract.crop_margin:g}): found {result.found}/{result.faces} "
+            f"({result.found_rate:.1%}), detected side / pasted side {result.box_scale:.2f}, "
+            f"F1 direct {result.f1_direct:.3f} (found faces: {result.f1_direct_found:.3f}), "
+            f"F1 through the frame {paths} ({seconds:.0f} s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
