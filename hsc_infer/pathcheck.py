@@ -18,6 +18,7 @@ from hsc_infer.classifier import SmileClassifier
 from hsc_infer.crops import crop, crop_box
 from hsc_infer.detectors.base import Detector
 from hsc_infer.testing import paste_face_in_frame
+from hsc_infer.tracking import iou
 
 MIN_IOU = 0.3  # a detection overlapping the pasted face this much counts as finding it
 
@@ -27,14 +28,6 @@ def f1_score(predicted: np.ndarray, labels: np.ndarray) -> float:
     tp = float(np.sum(predicted & labels))
     denominator = float(predicted.sum() + labels.sum())
     return 2 * tp / denominator if denominator else 0.0
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
