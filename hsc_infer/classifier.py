@@ -16,6 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from hsc_infer.contract import CONTRACT_METADATA_KEY, ModelContract, preprocess
+from hsc_infer.errors import ContractError
 from hsc_infer.providers import create_session
 from hsc_infer.zoo import resolve_model
 
@@ -60,7 +61,7 @@ def inspect_graph(session: ort.InferenceSession) -> GraphSignature:
         f"outputs [{', '.join(map(_describe, outputs))}]"
     )
     if len(inputs) != 1 or len(outputs) != 1:
-        raise RuntimeError(f"not a smile classifier graph: {expected}; {received}")
+        raise ContractError(f"not a smile classifier graph: {expected}; {received}")
     inp, out = inputs[0], outputs[0]
     shape = inp.shape
     ok_input = (
@@ -73,7 +74,7 @@ def inspect_graph(session: ort.InferenceSession) -> GraphSignature:
         len(out.shape) == 1 or (len(out.shape) == 2 and out.shape[1] in (1, None, "1"))
     )
     if not (ok_input and ok_output):
-        raise RuntimeError(f"not a smile classifier graph: {expected}; {received}")
+        raise ContractError(f"not a smile classifier graph: {expected}; {received}")
     if inp.name != INPUT_NAME or out.name != OUTPUT_NAME:
         logger.info(
             "model uses names %r -> %r (canonical: images -> prob_smiling)", inp.name, out.name
@@ -97,11 +98,11 @@ def read_contract(session: ort.InferenceSession, input_size: tuple[int, int]) ->
     try:
         contract = ModelContract.from_json(text)
     except (ValueError, TypeError) as e:
-        raise RuntimeError(
+        raise ContractError(
             f"model metadata {CONTRACT_METADATA_KEY!r} is not a valid contract: {e}"
         ) from e
     if tuple(contract.input_size) != tuple(input_size):
-        raise RuntimeError(
+        raise ContractError(
             f"model contract says input_size {tuple(contract.input_size)} but the graph input is "
             f"{tuple(input_size)} (H, W)"
         )
@@ -119,6 +120,9 @@ class SmileClassifier:
     `trt_cache_dir`, `trt_int8`: TensorRT engine cache folder and INT8 mode (needs a calibration
     table); FP16 is always on with TensorRT.
     `threshold`: overrides the contract's decision threshold.
+
+    Raises FileNotFoundError for a missing model, ContractError for a file that is not a smile
+    classifier (or whose contract does not fit its graph), ProviderError for an unknown provider.
     """
 
     def __init__(
@@ -161,7 +165,7 @@ class SmileClassifier:
         """The graph's output -> float32 probabilities (N,)."""
         probs = np.asarray(output, dtype=np.float32).reshape(-1)
         if probs.shape[0] != count:
-            raise RuntimeError(f"model returned {probs.shape[0]} probabilities for {count} crops")
+            raise ContractError(f"model returned {probs.shape[0]} probabilities for {count} crops")
         return probs
 
     def run(self, batch: np.ndarray) -> np.ndarray:
@@ -169,7 +173,7 @@ class SmileClassifier:
         fixed = self.signature.fixed_batch
         if fixed is not None and batch.shape[0] != fixed:
             if fixed != 1:
-                raise RuntimeError(
+                raise ContractError(
                     f"model has a fixed batch of {fixed}; got {batch.shape[0]} crops"
                 )
             return np.concatenate(

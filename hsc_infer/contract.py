@@ -14,6 +14,8 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from hsc_infer.errors import ContractError
+
 CONTRACT_METADATA_KEY = "hsc_contract"
 ColourMode = Literal["rgb", "grey"]
 CropKind = Literal["head", "face"]
@@ -45,19 +47,19 @@ class ModelContract:
     def __post_init__(self) -> None:
         h, w = self.input_size
         if h < 1 or w < 1:
-            raise ValueError(f"input_size must be positive (H, W), got {self.input_size}")
+            raise ContractError(f"input_size must be positive (H, W), got {self.input_size}")
         if self.colour_mode not in ("rgb", "grey"):
-            raise ValueError(f"colour_mode must be 'rgb' or 'grey', got {self.colour_mode!r}")
+            raise ContractError(f"colour_mode must be 'rgb' or 'grey', got {self.colour_mode!r}")
         if self.channel_order not in ("RGB", "BGR"):
-            raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}")
+            raise ContractError(f"channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}")
         if self.crop_kind not in ("head", "face"):
-            raise ValueError(f"crop_kind must be 'head' or 'face', got {self.crop_kind!r}")
+            raise ContractError(f"crop_kind must be 'head' or 'face', got {self.crop_kind!r}")
         if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must lie in [0, 1], got {self.threshold}")
+            raise ContractError(f"threshold must lie in [0, 1], got {self.threshold}")
         if self.crop_margin < 0:
-            raise ValueError(f"crop_margin must be >= 0, got {self.crop_margin}")
+            raise ContractError(f"crop_margin must be >= 0, got {self.crop_margin}")
         if any(s == 0 for s in self.std):
-            raise ValueError(f"std must not contain 0, got {self.std}")
+            raise ContractError(f"std must not contain 0, got {self.std}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -78,9 +80,9 @@ class ModelContract:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ValueError(f"model contract is not valid JSON: {e}") from e
+            raise ContractError(f"model contract is not valid JSON: {e}") from e
         if not isinstance(data, dict):
-            raise ValueError(f"model contract must be a JSON object, got {type(data).__name__}")
+            raise ContractError(f"model contract must be a JSON object, got {type(data).__name__}")
         return cls.from_dict(data)
 
     def with_threshold(self, threshold: float) -> ModelContract:
@@ -115,9 +117,9 @@ def _check_crop(crop: np.ndarray, index: int) -> None:
     if crop.dtype != np.uint8:
         raise TypeError(f"crop {index}: expected dtype uint8, got {crop.dtype}")
     if crop.ndim != 3 or crop.shape[2] != 3:
-        raise ValueError(f"crop {index}: expected shape (H, W, 3), got {crop.shape}")
+        raise ContractError(f"crop {index}: expected shape (H, W, 3), got {crop.shape}")
     if crop.shape[0] == 0 or crop.shape[1] == 0:
-        raise ValueError(f"crop {index}: empty crop of shape {crop.shape}")
+        raise ContractError(f"crop {index}: empty crop of shape {crop.shape}")
 
 
 def _to_model_colour(rgb: np.ndarray, contract: ModelContract) -> np.ndarray:
@@ -145,7 +147,7 @@ def preprocess(
     if isinstance(crops, np.ndarray) and crops.ndim == 3:
         crops = [crops]
     if len(crops) == 0:
-        raise ValueError("expected at least one crop, got none")
+        raise ContractError("expected at least one crop, got none")
     h, w = contract.input_size
     batch = np.empty((len(crops), h, w, 3), dtype=np.uint8)
     for i, crop in enumerate(crops):

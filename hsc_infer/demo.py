@@ -30,9 +30,10 @@ import numpy as np
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.detectors import load_detector
 from hsc_infer.drawing import draw_frame
+from hsc_infer.errors import USER_ERRORS, MediaError
 from hsc_infer.media import capture_fps, frames, list_images, open_capture, read_image
 from hsc_infer.pipeline import FrameResult, HeadSmilePipeline
-from hsc_infer.providers import PROVIDER_CHOICES
+from hsc_infer.providers import add_model_arguments
 from hsc_infer.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE
 
 logger = logging.getLogger("hsc_infer.demo")
@@ -55,13 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("-v", "--video", help="camera index or video file")
     source.add_argument("-i", "--images_dir", help="folder of jpg/jpeg/png images (recursive)")
     p.add_argument("-m", "--model", default=None, help="DEIMv2 wholebody34 ONNX (default: Haar)")
-    p.add_argument(
-        "-hm",
-        "--hsc_model",
-        default=None,
-        help="HSC ONNX file, or a shipped model: p, s (default s)",
-    )
-    p.add_argument("-ep", "--execution_provider", choices=PROVIDER_CHOICES, default="cpu")
+    add_model_arguments(p)
     p.add_argument(
         "-it",
         "--inference_type",
@@ -291,7 +286,10 @@ class Demo:
 
     def run_video(self, source: str, jsonl) -> int:
         a = self.args
-        capture = open_capture(source)
+        try:
+            capture = open_capture(source)
+        except (FileNotFoundError, MediaError) as e:
+            raise MediaError(f"{e} (-v takes a camera index such as 0, or a video file)") from e
         writer = None
         yolo_dir = self.output_dir / "output"
         if a.output_yolo_format_text:
@@ -333,7 +331,7 @@ class Demo:
             str(path), cv2.VideoWriter.fourcc(*"mp4v"), capture_fps(capture), (w, h)
         )
         if not writer.isOpened():
-            raise RuntimeError(f"cannot write {path} (mp4v)")
+            raise MediaError(f"cannot write {path} (mp4v); pass -dvw to skip output.mp4")
         return writer
 
     def run_images(self, directory: str, jsonl) -> int:
@@ -387,9 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         demo = Demo(args)
         count = demo.run()
-    except (FileNotFoundError, NotADirectoryError, RuntimeError) as e:
-        hint = " (pass -hm MODEL.onnx)" if args.hsc_model is None else ""
-        print(f"error: {e}{hint}", file=sys.stderr)
+    except USER_ERRORS as e:
+        # Input the user can fix; any other exception is a bug and keeps its traceback.
+        print(f"error: {e}", file=sys.stderr)
         return 1
     logger.info("processed %d frame(s); outputs in %s", count, demo.output_dir.resolve())
     return 0

@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hsc_infer.errors import MediaError
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 DEMO_IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png"})  # the reference demo's set
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -66,7 +68,7 @@ def open_capture(source: str | int) -> cv2.VideoCapture:
         raise FileNotFoundError(f"video file not found: {spec}")
     capture = cv2.VideoCapture(spec)
     if not capture.isOpened():
-        raise RuntimeError(f"cannot open video source {source!r}")
+        raise MediaError(f"cannot open video source {source!r}")
     return capture
 
 

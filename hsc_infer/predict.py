@@ -5,7 +5,9 @@
 
 Images are taken as crops (one row each, no frame or box) unless `--detect`; videos always go
 through the detector (one row per head per frame). Folders are searched recursively. Unreadable
-files are reported on stderr and skipped; the exit status is then 1.
+files are reported on stderr and skipped; the exit status is then 1. Input that stops the run
+(a missing or unusable model, a bad flag value) is one `error:` line and exit status 2; any other
+exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import numpy as np
 
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.detectors import Detector, load_detector
+from hsc_infer.errors import USER_ERRORS, MediaError
 from hsc_infer.media import expand_inputs, frames, is_video, open_capture, read_image
 from hsc_infer.pipeline import detect_and_classify
-from hsc_infer.providers import PROVIDER_CHOICES
+from hsc_infer.providers import add_model_arguments
 
 COLUMNS = ("path", "frame", "x1", "y1", "x2", "y2", "prob_smiling", "smiling")
 CROP_BATCH = 64  # whole-image crops per onnxruntime run
@@ -122,7 +125,7 @@ def predict_video(
 ) -> Iterator[Prediction]:
     try:
         capture = open_capture(str(path))
-    except (FileNotFoundError, RuntimeError) as e:
+    except (FileNotFoundError, MediaError) as e:
         errors.append(f"cannot read video: {path} ({e})")
         return
     try:
@@ -152,13 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m hsc_infer.predict", description=__doc__.split("\n")[0]
     )
     p.add_argument("inputs", nargs="+", help="images, videos or folders")
-    p.add_argument(
-        "-hm",
-        "--hsc_model",
-        default=None,
-        help="HSC ONNX file, or a shipped model: p, s (default s)",
-    )
-    p.add_argument("-ep", "--execution_provider", choices=PROVIDER_CHOICES, default="cpu")
+    add_model_arguments(p)
     p.add_argument("--threshold", type=float, default=None, help="override the model's threshold")
     p.add_argument("--detect", action="store_true", help="find heads in images too")
     p.add_argument("-m", "--model", default=None, help="DEIMv2 detector ONNX (default: Haar)")
@@ -176,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     fmt = "jsonl" if args.output is not None and args.output.suffix.lower() == ".jsonl" else "csv"
     if args.output is not None and args.output.suffix.lower() not in (".csv", ".jsonl"):
-        raise ValueError(f"--output must end in .csv or .jsonl, got {args.output}")
+        raise MediaError(f"--output must end in .csv or .jsonl, got {args.output}")
     classifier = SmileClassifier(args.hsc_model, args.execution_provider, threshold=args.threshold)
     paths, rejected = expand_inputs(args.inputs)
     errors = [f"not found or not an image/video: {p}" for p in rejected]
@@ -217,9 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        hint = " (pass -hm MODEL.onnx)" if args.hsc_model is None else ""
-        print(f"error: {e}{hint}", file=sys.stderr)
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
 
 

@@ -7,11 +7,14 @@ warning) and the next one in the chain is used.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 from typing import Any, Literal
 
 import onnxruntime as ort
+
+from hsc_infer.errors import ContractError, ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +67,12 @@ def resolve_providers(
     """The onnxruntime provider list for a choice, keeping only providers this build offers."""
     key = (provider or "cpu").lower()
     if key not in _CHAINS:
-        raise ValueError(f"provider must be one of {PROVIDER_CHOICES}, got {provider!r}")
+        raise ProviderError(f"provider must be one of {PROVIDER_CHOICES}, got {provider!r}")
     available = set(ort.get_available_providers())
     chain = _CHAINS[key]
     usable = [name for name in chain if name in available]
     if not usable:  # CPU is always built in; this guards against an exotic build
-        raise RuntimeError(f"none of {chain} is available; onnxruntime offers {sorted(available)}")
+        raise ProviderError(f"none of {chain} is available; onnxruntime offers {sorted(available)}")
     for name in chain:
         if name not in available:
             _report_unavailable(name, next(n for n in chain[chain.index(name) :] if n in available))
@@ -102,8 +105,8 @@ def create_session(
         session = ort.InferenceSession(
             str(model_path), sess_options=session_options(intra_op_threads), providers=providers
         )
-    except Exception as e:
-        raise RuntimeError(
+    except Exception as e:  # onnxruntime raises its own types for a file it cannot load
+        raise ContractError(
             f"could not load ONNX model {model_path} with providers "
             f"{[p if isinstance(p, str) else p[0] for p in providers]}: {e}"
         ) from e
@@ -114,3 +117,15 @@ def create_session(
     if wanted not in got:
         _report_unavailable(wanted, got[0] if got else "nothing")
     return session
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """`-hm` (the classifier) and `-ep` (the execution provider), as the demo and predict take
+    them (the reference's spelling)."""
+    parser.add_argument(
+        "-hm",
+        "--hsc_model",
+        default=None,
+        help="HSC ONNX file, or a shipped model: p, s (default s)",
+    )
+    parser.add_argument("-ep", "--execution_provider", choices=PROVIDER_CHOICES, default="cpu")

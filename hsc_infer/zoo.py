@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hsc_infer.errors import ContractError
+
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 # Named sizes trained on FERPlus (grey face crops); see docs/model-zoo.md.
@@ -23,7 +25,7 @@ def shipped_model_path(name: str) -> Path:
     """The packaged file of the shipped model `name` ("p" or "s")."""
     key = name.lower()
     if key not in SHIPPED_MODELS:
-        raise ValueError(
+        raise ContractError(
             f"no shipped model named {name!r}; shipped: {', '.join(sorted(SHIPPED_MODELS))}"
         )
     return MODELS_DIR / SHIPPED_MODELS[key]

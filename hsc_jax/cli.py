@@ -1,20 +1,26 @@
 """The `hsc-jax` command line: a thin click group whose commands live beside the code they run.
 
 Commands are imported only when invoked, so `hsc-jax --help` answers without loading JAX.
+Every command reports bad input (an `HscError`, a missing file) as one line with exit status 1
+through `user_errors`; any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 
 import click
+
+from hsc_infer.errors import USER_ERRORS
 
 # command name -> "module:attribute" of its click command
 COMMANDS = {
     "data": "hsc_jax.data.cli:data",
     "train": "hsc_jax.train.cli:train",
-    "predict": "hsc_jax.train.cli:predict",
-    "evaluate": "hsc_jax.train.cli:evaluate",
+    "predict": "hsc_jax.evaluation.cli:predict",
+    "evaluate": "hsc_jax.evaluation.cli:evaluate",
     "convert-torch": "hsc_jax.train.cli:convert_torch",
     "export": "hsc_jax.export.cli:export",
     "exportonnx": "hsc_jax.export.cli:export",  # the reference's name
@@ -29,6 +35,15 @@ HELP = {
     "export": "Export a checkpoint to ONNX.",
     "exportonnx": "Alias of export.",
 }
+
+
+@contextlib.contextmanager
+def user_errors(prefix: str = "") -> Iterator[None]:
+    """Turn the USER_ERRORS raised inside into click's one-line `Error: ...` and exit status 1."""
+    try:
+        yield
+    except USER_ERRORS as e:
+        raise click.ClickException(f"{prefix}{e}") from e
 
 
 class LazyGroup(click.Group):

@@ -8,12 +8,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on servers and CI
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from hsc_jax.metrics import confusion_counts, precision_recall_curve, roc_auc, roc_curve  # noqa: E402
-
-CLASS_NAMES = ("no_smiling", "smiling")
+from hsc_infer.labels import CLASS_NAMES
+from hsc_jax.metrics import confusion_counts, precision_recall_curve, roc_auc, roc_curve
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

@@ -8,7 +8,8 @@ with onnxruntime's default; "predict" adds the preprocessing of a 96x96 crop. Th
 batch-64 images per second (default threads). The demo FPS runs the headless demo on a synthetic
 640x480 video (no video writer): with the Haar default detector, and with a tiny DEIMv2-format
 stand-in that reports two heads per frame (so it times crops, batching, tracking and drawing
-around a detector that costs nothing). Needs the `onnx` package for --tiny and the stand-in.
+around a detector that costs nothing). Needs the `onnx` package for --tiny and the stand-in,
+which are built by tests/helpers.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +27,17 @@ import onnxruntime as ort
 
 from hsc_infer import SmileClassifier
 from hsc_infer.demo import Demo, build_parser
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+
+
+def load_test_helpers():
+    """tests/helpers.py: the tiny stand-in models and the synthetic video (they need `onnx`)."""
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    import helpers
+
+    return helpers
 
 
 def cpu_name() -> str:
@@ -89,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         models = list(args.models)
         if args.tiny:
-            from hsc_infer.testing import build_tiny_classifier
-
-            models.append(build_tiny_classifier(tmp / "tiny_48x48.onnx"))
+            models.append(load_test_helpers().build_tiny_classifier(tmp / "tiny_48x48.onnx"))
         print(f"CPU: {cpu_name()}  |  onnxruntime {ort.__version__}  |  batch {args.batch}")
         header = (
             f"{'model':<28} {'b1 1-thread ms':>15} {'b1 default ms':>14} "
@@ -106,13 +117,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['predict_b1_ms']:>14.3f} {r['batch_img_s']:>12.0f}"
             )
         if args.demo_frames > 0:
-            from hsc_infer.testing import build_tiny_deimv2, write_synthetic_video
-
-            video = write_synthetic_video(
+            helpers = load_test_helpers()
+            video = helpers.write_synthetic_video(
                 tmp / "bench.mp4", frames=args.demo_frames, size=(480, 640), fps=30
             )
             heads = np.array([[7, 0.1, 0.2, 0.35, 0.6, 0.9], [7, 0.6, 0.1, 0.85, 0.5, 0.8]])
-            stand_in = build_tiny_deimv2(tmp / "deimv2_stand_in.onnx", heads)
+            stand_in = helpers.build_tiny_deimv2(tmp / "deimv2_stand_in.onnx", heads)
             for label, detector in (("Haar faces", None), ("DEIMv2 stand-in", stand_in)):
                 fps, frames = demo_fps(models[0], video, detector, tmp / "demo_out")
                 print(f"demo FPS ({models[0].name}, {label}, {frames} frames 640x480): {fps:.1f}")

@@ -3,8 +3,12 @@
     .venv/bin/python scripts/bench_models.py                       # every named size + backbones
     .venv/bin/python scripts/bench_models.py --sizes s --backbones "" --steps 10 --repeats 3
 
-A train step is forward + backward + AdamW (nnx.Optimizer, wrt=nnx.Param) on a batch of
-random images, jitted with the state donated; eval is the jitted forward in eval mode.
+The train step is the one `hsc-jax train` runs, built the way `Trainer.setup` builds it:
+`make_train_step` from hsc_jax/train/step.py over (model, optimiser) from `make_optimizer`
+(AdamW with the rate injected per call), with the contract's input scaling and a data-parallel
+mesh. Each call takes a batch of random uint8 images, augments it on the device, and computes
+the class-weighted BCE (pos_weight = negatives / positives of the batch), as in training. Eval
+is `make_eval_step` (uint8 -> contract scaling -> forward in eval mode), as in validation.
 FLOPs per image come from XLA's cost analysis of the plain-convolution ("grouped") forward.
 Results and the machine they ran on are recorded in docs/models-benchmark.md.
 """
@@ -18,10 +22,18 @@ import time
 
 import jax
 import jax.numpy as jnp
-import optax
+import numpy as np
 from flax import nnx
 
+from hsc_infer.contract import ModelContract
 from hsc_jax.models import NAMED_SIZES, ModelConfig, count_parameters, create_model, set_depthwise
+from hsc_jax.train.config import TrainConfig
+from hsc_jax.train.mesh import DataParallel, data_parallel
+from hsc_jax.train.pipeline import positive_weight
+from hsc_jax.train.step import InputScaling, make_eval_step, make_optimizer, make_train_step
+
+# The trainer's defaults for the optimiser (`hsc-jax train` without --lr / --weight_decay).
+TRAIN_DEFAULTS = TrainConfig(data_root="")
 
 BACKBONES = {
     # S-like settings (C = 32, N = 4), each with its "auto" head.
@@ -39,21 +51,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
-
-
-def loss_fn(model, x, y):
-    logits = model(x)
-    return optax.sigmoid_binary_cross_entropy(logits, y).mean()
-
-
-def make_train_step(graphdef):
-    def train_step(state, x, y):
-        model, optimizer = nnx.merge(graphdef, state)
-        loss, grads = nnx.value_and_grad(loss_fn)(model, x, y)
-        optimizer.update(model, grads)
-        return loss, nnx.state((model, optimizer))
-
-    return jax.jit(train_step, donate_argnums=0)
 
 
 def timed(fn, steps: int, warmup: int) -> float:
@@ -81,34 +78,54 @@ def flops_per_image(model, batch: int, image_size) -> float:
     return float(cost.get("flops", float("nan"))) / batch
 
 
-def bench(config: ModelConfig, batch: int, steps: int, warmup: int, depthwise: str, image_size):
+def bench(
+    config: ModelConfig,
+    batch: int,
+    steps: int,
+    warmup: int,
+    depthwise: str,
+    image_size,
+    parallel: DataParallel,
+):
     model = create_model(config, image_size=image_size, seed=0, depthwise=depthwise)
     params = count_parameters(model)
+    rng = np.random.default_rng(0)
+    images_host = rng.integers(0, 256, (batch, *image_size, 3), dtype=np.uint8)
+    labels_host = rng.integers(0, 2, (batch,), dtype=np.int32)
+    images = parallel.put_batch(images_host)
+    labels = parallel.put_batch(labels_host)
+    pos_weight = positive_weight(labels_host)
+    lr = TRAIN_DEFAULTS.lr
     key = jax.random.key(0)
-    x = jax.random.uniform(key, (batch, *image_size, 3))
-    y = (jax.random.uniform(jax.random.fold_in(key, 1), (batch,)) > 0.5).astype(jnp.float32)
 
+    # As Trainer.setup: optimiser, split in train mode, state replicated over the mesh.
+    optimizer = make_optimizer(model, TRAIN_DEFAULTS.lr, TRAIN_DEFAULTS.weight_decay)
     model.train()
-    optimizer = nnx.Optimizer(model, optax.adamw(1e-4, weight_decay=1e-4), wrt=nnx.Param)
     graphdef, state = nnx.split((model, optimizer))
-    step = make_train_step(graphdef)
-    t0 = time.perf_counter()
-    loss, state = step(state, x, y)
-    loss.block_until_ready()
-    compile_s = time.perf_counter() - t0
-    holder = [state]
+    model.eval()
+    eval_graphdef = nnx.graphdef(model)
+    scaling = InputScaling.from_contract(ModelContract(input_size=image_size))
+    train_step = make_train_step(graphdef, scaling, parallel)
+    eval_step = make_eval_step(eval_graphdef, scaling, parallel)
+    holder = [parallel.put_replicated(state), 0]
 
     def train_once():
-        loss, holder[0] = step(holder[0], x, y)
-        loss.block_until_ready()
+        step = holder[1]
+        holder[0], m = train_step(
+            holder[0], images, labels, jax.random.fold_in(key, step), lr, pos_weight
+        )
+        holder[1] = step + 1
+        jax.block_until_ready(m["loss"])
 
+    t0 = time.perf_counter()
+    train_once()
+    compile_s = time.perf_counter() - t0
     train_s = timed(train_once, steps, warmup)
 
-    model, _ = nnx.merge(graphdef, holder[0])
-    model.eval()
-    eval_graph, eval_state = nnx.split(model)
-    forward = jax.jit(lambda s, x: nnx.merge(eval_graph, s)(x))
-    eval_s = timed(lambda: forward(eval_state, x).block_until_ready(), steps, warmup)
+    # The donated state left the first model's arrays behind: carry on with the trained one.
+    model = nnx.merge(graphdef, holder[0])[0]
+    model_state = nnx.state(model)
+    eval_s = timed(lambda: eval_step(model_state, images).block_until_ready(), steps, warmup)
     return params, batch / train_s, batch / eval_s, compile_s, model
 
 
@@ -124,13 +141,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="measurements per model (best kept)")
     parser.add_argument("--depthwise", default="auto", choices=("auto", "slices", "grouped"))
     parser.add_argument("--no-flops", action="store_true", help="skip the FLOPs compile")
+    parser.add_argument(
+        "--device", default="cpu", choices=("auto", "cpu", "gpu", "tpu"), help="as train --device"
+    )
     args = parser.parse_args()
     image_size = (48, 48)
+    parallel = data_parallel(args.device)
+    parallel.check_batch_size(args.batch)
 
     runs = [(f"size {n.upper()}", NAMED_SIZES[n]) for n in args.sizes.split(",") if n]
     runs += [(f"{b} (S-like)", BACKBONES[b]) for b in args.backbones.split(",") if b]
     print(
-        f"CPU: {cpu_name()}, {os.cpu_count()} cores; backend {jax.default_backend()}; "
+        f"CPU: {cpu_name()}, {os.cpu_count()} cores; {parallel.device_count} {parallel.backend} "
+        f"device(s); train step: hsc_jax.train.step.make_train_step (augmented, weighted); "
         f"jax {jax.__version__}; batch {args.batch}; {image_size[0]}x{image_size[1]}; "
         f"depthwise {args.depthwise}; best of {args.repeats} x {args.steps} steps"
     )
@@ -140,7 +163,7 @@ def main() -> None:
         best_train, best_eval = 0.0, 0.0
         for _ in range(args.repeats):
             params, train, evaluate, compile_s, model = bench(
-                config, args.batch, args.steps, args.warmup, args.depthwise, image_size
+                config, args.batch, args.steps, args.warmup, args.depthwise, image_size, parallel
             )
             best_train, best_eval = max(best_train, train), max(best_eval, evaluate)
         fwd = float("nan") if args.no_flops else flops_per_image(model, args.batch, image_size)

@@ -7,7 +7,9 @@ the crops the shipped models were trained on?
 Prints, per model: faces found by the Haar face detector, the detected box side relative to the
 pasted face, F1 on the original crops and F1 through frame -> detector -> crop -> classifier
 (a missed face counts as "not smiling"), at the model's threshold; and both F1 again on the
-found faces alone, which isolates how well the crop matches the training crops.
+found faces alone, which isolates how well the crop matches the training crops. The faces are
+the test split as `hsc_jax.data.load_dataset` builds it (on FERPlus the 2,904-face leak-free
+split), so this needs the train extras; the check itself is in face_path.py beside this file.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import argparse
 import time
 from pathlib import Path
 
+from face_path import check_pasted_faces, leak_free_test_faces
+
 from hsc_infer import SmileClassifier
 from hsc_infer.detectors import HaarFaceDetector
-from hsc_infer.pathcheck import check_pasted_faces
-from hsc_infer.testing import ferplus_leak_free_test
 from hsc_infer.zoo import SHIPPED_MODELS
 
 FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
@@ -34,7 +36,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    faces, labels = ferplus_leak_free_test(args.data)
+    faces, labels = leak_free_test_faces(args.data)
     faces, labels = faces[: args.limit], labels[: args.limit]
     detector = HaarFaceDetector()
     print(f"{len(faces)} leak-free FERPlus test faces in 640x480 colour frames, Haar face detector")

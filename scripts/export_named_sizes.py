@@ -5,7 +5,8 @@
 
 Random-init weights are enough for latency and size; every export is verified against JAX.
 About 1-2 minutes for all seven on 2 cores. Then time them with
-`python scripts/bench_infer.py runs/named_onnx/*.onnx`.
+`python scripts/bench_infer.py runs/named_onnx/*.onnx`. The work is
+`hsc_jax.export.export_named_size`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import argparse
 import time
 from pathlib import Path
 
-from hsc_jax.export import export_onnx
-from hsc_jax.models import NAMED_SIZES, create_model
-
-IMAGE_SIZE = (48, 48)
+from hsc_jax.export import export_named_size
+from hsc_jax.models import NAMED_SIZES
 
 
 def parse_checkpoints(items: list[str]) -> dict[str, Path]:
@@ -38,19 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", action="append", default=[], help="NAME=PATH (repeatable)")
     args = p.parse_args(argv)
     checkpoints = parse_checkpoints(args.checkpoint)
+    unknown = [name for name in args.sizes if name not in NAMED_SIZES]
+    if unknown:
+        p.error(f"--sizes: unknown {unknown}; the sizes are {''.join(NAMED_SIZES)}")
     print(f"{'size':<5}{'nodes':>6}{'KB':>9}{'max diff':>10}{'s':>7}  ops")
     for name in args.sizes:
         start = time.perf_counter()
-        contract = None
-        if name in checkpoints:
-            from hsc_jax.train.checkpoint import load_checkpoint
-
-            loaded = load_checkpoint(checkpoints[name], depthwise="grouped")
-            model, contract = loaded.model, loaded.contract
-        else:
-            model = create_model(NAMED_SIZES[name], image_size=IMAGE_SIZE, seed=0)
-        output = args.output_dir / f"hsc_{name}_{IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}.onnx"
-        report = export_onnx(model, IMAGE_SIZE, contract, output, args.opset)
+        report = export_named_size(name, args.output_dir, checkpoints.get(name), args.opset)
         ops = " ".join(f"{op}:{n}" for op, n in report.op_counts.items())
         print(
             f"{name:<5}{report.node_count:>6}{report.file_bytes / 1024:>9.1f}"

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from hsc_jax.data.synth import write_synthetic_parquet
+from hsc_jax.evaluation.evaluate import evaluate_model
+from hsc_jax.evaluation.predict import format_table, predict_files, write_predictions_csv
 from hsc_jax.train.config import TrainConfig
-from hsc_jax.train.evaluate import evaluate_model
-from hsc_jax.train.predict import format_table, predict_files, write_predictions_csv
 from hsc_jax.train.trainer import train
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from fakes import TinyModel, tiny_model_factory
 from flax import nnx
-from test_train_fakes import TinyModel, tiny_model_factory
 
 from hsc_infer.contract import ModelContract
 from hsc_jax.models import ModelConfig, create_model
@@ -94,7 +94,7 @@ _WRITER = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from flax import nnx
-    from test_train_fakes import TinyModel
+    from fakes import TinyModel
     from hsc_jax.train import checkpoint as ckpt
     out = Path({out!r})
     model = TinyModel(channels=256, rngs=nnx.Rngs(0))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from hsc_infer.contract import ModelContract, preprocess, resize_image, scale_batch
+from hsc_infer.errors import ContractError
 
 
 def test_defaults_are_the_reference_release_contract() -> None:
@@ -36,12 +37,12 @@ def test_json_round_trip_keeps_unknown_keys() -> None:
     ],
 )
 def test_invalid_contract_names_the_field(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ContractError, match=message):
         ModelContract(**kwargs)
 
 
 def test_bad_json_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="not valid JSON"):
+    with pytest.raises(ContractError, match="not valid JSON"):
         ModelContract.from_json("{oops")
 
 
@@ -90,10 +91,10 @@ def test_preprocess_applies_mean_and_std() -> None:
 @pytest.mark.parametrize(
     "crop, error, message",
     [
-        (np.zeros((0, 5, 3), np.uint8), ValueError, "empty"),
+        (np.zeros((0, 5, 3), np.uint8), ContractError, "empty"),
         (np.zeros((5, 5, 3), np.float32), TypeError, "uint8"),
-        (np.zeros((5, 5), np.uint8), ValueError, r"\(H, W, 3\)"),
-        (np.zeros((5, 5, 4), np.uint8), ValueError, r"\(H, W, 3\)"),
+        (np.zeros((5, 5), np.uint8), ContractError, r"\(H, W, 3\)"),
+        (np.zeros((5, 5, 4), np.uint8), ContractError, r"\(H, W, 3\)"),
     ],
 )
 def test_bad_crops_say_what_was_expected(crop, error, message) -> None:

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from helpers import build_tiny_deimv2
 
 from hsc_infer.crops import clamp_box, face_to_head
 from hsc_infer.detectors import Detection
-from hsc_infer.testing import build_tiny_deimv2
 from hsc_jax.data.cli import data
 from hsc_jax.data.crop_heads import crop_heads, video_label
 
@@ -134,7 +134,7 @@ def test_existing_crops_are_kept_unless_overwrite(videos, detector_model, tmp_pa
     assert forced.exit_code == 0, forced.output
     assert "wrote 4 crops" in forced.output
     assert cv2.imread(str(marked)) is not None
-    assert not list(output.rglob("*.partial"))
+    assert not list(output.rglob("*.tmp-*"))
 
 
 def test_faces_are_grown_to_head_boxes(videos, tmp_path):

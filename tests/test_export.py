@@ -7,6 +7,7 @@ each is built and compiled once per module and exported at several opsets.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,11 @@ import onnx
 import pytest
 from click.testing import CliRunner
 from flax import nnx
+from helpers import build_tiny_deimv2, run_demo_without_jax, write_synthetic_video
 from onnx import helper, numpy_helper
 
 from hsc_infer.contract import CONTRACT_METADATA_KEY, ModelContract
-from hsc_jax.export import ExportMismatchError, build_onnx, export_onnx
+from hsc_jax.export import ExportMismatchError, build_onnx, export_named_size, export_onnx
 from hsc_jax.export.convert import export_ready_copy, jax_probabilities
 from hsc_jax.export.graph_fixes import default_opset, remove_batch_norms
 from hsc_jax.export.verify import max_differences, onnx_session
@@ -252,8 +254,6 @@ def test_reduced_precision_reports_accuracy_change(cli_export, tmp_path, flag):
 
 
 def test_exported_model_runs_in_the_demo_without_jax(cli_export, tmp_path):
-    from hsc_infer.testing import build_tiny_deimv2, run_demo_without_jax, write_synthetic_video
-
     _, hsc, _ = cli_export
     frames = 4
     video = write_synthetic_video(tmp_path / "in.mp4", frames=frames)
@@ -275,14 +275,10 @@ def test_exported_model_runs_in_the_demo_without_jax(cli_export, tmp_path):
 
 def test_named_size_graph_is_transpose_free(tmp_path):
     """The zoo's graph (size p) is op for op what a PyTorch export would be: no layout shuffles."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "export_named_sizes.py"
-    spec = importlib.util.spec_from_file_location("export_named_sizes", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert script.main(["--output_dir", str(tmp_path), "--sizes", "p"]) == 0
-    proto = onnx.load(str(tmp_path / "hsc_p_48x48.onnx"))
+    report = export_named_size("p", tmp_path)
+    assert report.path == tmp_path / "hsc_p_48x48.onnx"
+    assert max(report.max_abs_diff.values()) <= TOLERANCE
+    proto = onnx.load(str(report.path))
     ops = {node.op_type for node in proto.graph.node}
     assert ops <= {
         "Conv", "Sigmoid", "Mul", "Add", "Relu", "GlobalAveragePool", "GlobalMaxPool",
@@ -321,7 +317,9 @@ def test_simplify_refuses_ops_newer_than_the_opset_and_falls_back(monkeypatch):
         assert simplify(original) is original
 
 
-def test_written_models_are_readable_by_everyone(tmp_path: Path):
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_written_models_take_their_mode_from_the_umask(tmp_path: Path, umask: int):
+    """Like any file a program creates (0o666 less the umask), not mkstemp's owner-only 0o600."""
     from hsc_jax.export.exporter import write_atomically
 
     graph = helper.make_graph(
@@ -330,5 +328,9 @@ def test_written_models_are_readable_by_everyone(tmp_path: Path):
         [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
     )
-    path = write_atomically(helper.make_model(graph), tmp_path / "m.onnx")
-    assert path.stat().st_mode & 0o044 == 0o044  # group and others may read (umask 022)
+    previous = os.umask(umask)
+    try:
+        path = write_atomically(helper.make_model(graph), tmp_path / "m.onnx")
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import build_custom_graph, build_tiny_classifier
 
 from hsc_infer import ModelContract, SmileClassifier
-from hsc_infer.testing import build_custom_graph, build_tiny_classifier
+from hsc_infer.errors import ContractError
 
 onnx = pytest.importorskip("onnx")
 helper, TP = onnx.helper, onnx.TensorProto
@@ -52,7 +53,7 @@ def test_contract_size_must_match_graph(tmp_path):
     path = build_tiny_classifier(
         tmp_path / "bad.onnx", input_size=(48, 48), contract=ModelContract(input_size=(64, 64))
     )
-    with pytest.raises(RuntimeError, match=r"input_size \(64, 64\).*\(48, 48\)"):
+    with pytest.raises(ContractError, match=r"input_size \(64, 64\).*\(48, 48\)"):
         SmileClassifier(path)
 
 
@@ -130,7 +131,7 @@ def _identity(tmp_path, name, in_shape, out_shape, elem=TP.FLOAT):
 )
 def test_wrong_graph_is_rejected_naming_expected_and_received(tmp_path, in_shape, out_shape, elem):
     path = _identity(tmp_path, "wrong.onnx", in_shape, out_shape, elem)
-    with pytest.raises(RuntimeError, match=r"expected one input 'images'.*received inputs"):
+    with pytest.raises(ContractError, match=r"expected one input 'images'.*received inputs"):
         SmileClassifier(path)
 
 
@@ -144,7 +145,7 @@ def test_two_outputs_rejected(tmp_path):
             helper.make_node("Identity", ["images"], ["b"]),
         ],
     )
-    with pytest.raises(RuntimeError, match="outputs \\['a'.*'b'"):
+    with pytest.raises(ContractError, match="outputs \\['a'.*'b'"):
         SmileClassifier(path)
 
 
@@ -161,6 +162,6 @@ def test_missing_models_raise_file_not_found(tmp_path, monkeypatch):
 def test_unloadable_model_is_wrapped(tmp_path):
     path = tmp_path / "junk.onnx"
     path.write_bytes(b"not a model")
-    with pytest.raises(RuntimeError, match="could not load ONNX model") as info:
+    with pytest.raises(ContractError, match="could not load ONNX model") as info:
         SmileClassifier(path)
     assert info.value.__cause__ is not None

@@ -7,14 +7,14 @@ import json
 import cv2
 import numpy as np
 import pytest
-
-from hsc_infer import demo
-from hsc_infer.testing import (
+from helpers import (
     build_tiny_classifier,
     build_tiny_deimv2,
     synthetic_frame,
     write_synthetic_video,
 )
+
+from hsc_infer import demo
 
 FRAMES = 6
 HEAD_ROWS = [[7, 0.10, 0.25, 0.40, 0.75, 0.9], [7, 0.70, 0.05, 0.95, 0.35, 0.8]]
@@ -139,3 +139,25 @@ def test_window_mode_keys(models, tmp_path, monkeypatch):
     assert app.view.show_ids is False and app.view.show_distance is False  # t, m
     assert not (tmp_path / "output.jsonl").exists()  # only headless runs write it
     assert (tmp_path / "output.mp4").is_file()
+
+
+def test_unopenable_source_hints_at_the_video_flag(tmp_path, capsys):
+    # The shipped model loads, so the message is about -v, not about the model.
+    argv = ["-v", str(tmp_path / "absent.mp4"), "--headless", "--output-dir", str(tmp_path)]
+    assert demo.main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "absent.mp4" in err[0]
+    assert "-v takes a camera index" in err[0] and "-hm" not in err[0]
+
+
+def test_a_bug_keeps_its_traceback(models, tmp_path, monkeypatch):
+    hsc, deimv2 = models
+    video = write_synthetic_video(tmp_path / "in.mp4", frames=2)
+
+    def broken(self, frame):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(demo.HeadSmilePipeline, "__call__", broken)
+    argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless"]
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        demo.main([*argv, "--output-dir", str(tmp_path)])

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import build_tiny_deimv2
 
 from hsc_infer import ModelContract
 from hsc_infer.crops import add_margin, crop, crop_box, face_to_head, head_to_face
-from hsc_infer.detectors import (
-    Deimv2Detector,
-    Detection,
-    Detector,
-    HaarFaceDetector,
-    load_detector,
-)
-from hsc_infer.testing import build_tiny_deimv2
+from hsc_infer.detectors import Deimv2Detector, Detection, HaarFaceDetector, load_detector
 
 ROWS = [
     [7, 0.25, 0.10, 0.50, 0.60, 0.90],  # head
@@ -22,6 +16,26 @@ ROWS = [
     [7, 0.60, 0.20, 0.70, 0.30, 0.20],  # head below the score threshold
     [7, -0.10, 0.50, 1.20, 1.05, 0.35],  # head past the edges, score exactly at the threshold
 ]
+
+
+def assert_detector_contract(detector, frame: np.ndarray, kind: str) -> list[Detection]:
+    """What hsc_infer.detectors.base.Detector promises: called on an (H, W, 3) uint8 BGR frame,
+    a list of Detection whose boxes are int (x1, y1, x2, y2) pixels inside the frame, x2/y2
+    exclusive and non-empty, with a finite score and the detector's kind. The frame is untouched.
+    """
+    before = frame.copy()
+    found = detector(frame)
+    h, w = frame.shape[:2]
+    assert isinstance(found, list)
+    for detection in found:
+        assert isinstance(detection, Detection)
+        assert len(detection.box) == 4 and all(type(v) is int for v in detection.box)
+        x1, y1, x2, y2 = detection.box
+        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h, (detection.box, frame.shape)
+        assert np.isfinite(detection.score) and 0.0 <= detection.score <= 1.0
+        assert detection.kind == kind
+    np.testing.assert_array_equal(frame, before)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +46,8 @@ def deimv2(tmp_path_factory):
 
 def test_deimv2_heads_in_pixels(deimv2):
     detector = Deimv2Detector(deimv2, "cpu", score_threshold=0.35)
-    assert isinstance(detector, Detector)
     frame = np.zeros((200, 300, 3), np.uint8)
-    found = detector(frame)
+    found = assert_detector_contract(detector, frame, kind="head")
     assert found == [
         Detection(box=(75, 20, 150, 120), score=pytest.approx(0.9), kind="head"),
         Detection(box=(0, 100, 300, 200), score=pytest.approx(0.35), kind="head"),
@@ -60,8 +73,8 @@ def test_detection_is_frozen():
 
 def test_haar_default_detector():
     detector = load_detector(None)
-    assert isinstance(detector, HaarFaceDetector) and isinstance(detector, Detector)
-    assert detector(np.zeros((120, 160, 3), np.uint8)) == []
+    assert isinstance(detector, HaarFaceDetector)
+    assert assert_detector_contract(detector, np.zeros((120, 160, 3), np.uint8), "face") == []
 
 
 def test_load_detector_missing_file(tmp_path):
@@ -102,26 +115,31 @@ class FakeCascade:
     def __init__(self, found):
         self.found, self.seen = found, None
 
-    def detectMultiScale(self, grey, **kwargs):  # noqa: N802 (OpenCV's name)
+    def detectMultiScale(self, grey, **kwargs):
         self.seen = grey.shape
         return np.array(self.found)
 
 
 def test_haar_searches_downscaled_and_scales_boxes_back():
     detector = HaarFaceDetector(detect_width=320)
-    detector._cascade = FakeCascade([[10, 20, 30, 30]])
-    found = detector(np.zeros((480, 640, 3), np.uint8))
+    detector._cascade = FakeCascade([[10, 20, 30, 30], [300, 220, 30, 30]])
+    found = assert_detector_contract(detector, np.zeros((480, 640, 3), np.uint8), "face")
     assert detector._cascade.seen == (240, 320)
-    assert found == [Detection((20, 40, 80, 100), 1.0, kind="face")]
+    # The second box runs past the bottom-right corner: clamped to the frame.
+    assert found == [
+        Detection((20, 40, 80, 100), 1.0, kind="face"),
+        Detection((600, 440, 640, 480), 1.0, kind="face"),
+    ]
     detector._cascade = FakeCascade([])
     assert detector(np.zeros((100, 200, 3), np.uint8)) == []
     assert detector._cascade.seen == (100, 200)  # small frames searched as they are
 
 
 def test_pipeline_with_a_plugged_in_face_detector(tmp_path):
+    from helpers import build_tiny_classifier
+
     from hsc_infer import SmileClassifier
     from hsc_infer.pipeline import HeadSmilePipeline
-    from hsc_infer.testing import build_tiny_classifier
 
     pytest.importorskip("onnx")
 

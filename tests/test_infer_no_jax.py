@@ -8,8 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-
-from hsc_infer.testing import (
+from helpers import (
     TRAINING_STACK,
     build_tiny_classifier,
     build_tiny_deimv2,

@@ -8,9 +8,9 @@ import json
 import cv2
 import numpy as np
 import pytest
+from helpers import build_tiny_classifier, build_tiny_deimv2, write_synthetic_video
 
 from hsc_infer import predict
-from hsc_infer.testing import build_tiny_classifier, build_tiny_deimv2, write_synthetic_video
 
 HEAD_ROWS = [[7, 0.10, 0.25, 0.40, 0.75, 0.9]]
 
@@ -92,3 +92,21 @@ def test_progress_only_for_long_inputs():
     for _ in range(25):
         progress.advance("x")
     assert "[25/25]" in stream.getvalue()
+
+
+def test_a_model_that_is_not_a_classifier_is_one_error_line(setup, capsys):
+    _, deimv2, crops, _ = setup
+    assert predict.main([str(crops), "-hm", str(deimv2)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: not a smile classifier graph")
+
+
+def test_a_bug_keeps_its_traceback(setup, monkeypatch):
+    hsc, _, crops, _ = setup
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(predict, "predict_crops", broken)
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        predict.main([str(crops), "-hm", str(hsc)])

@@ -6,9 +6,10 @@ import logging
 
 import numpy as np
 import pytest
+from helpers import build_tiny_classifier
 
 from hsc_infer import SmileClassifier, providers
-from hsc_infer.testing import build_tiny_classifier
+from hsc_infer.errors import ProviderError
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +24,7 @@ def test_cpu_chain():
 
 
 def test_unknown_provider():
-    with pytest.raises(ValueError, match="provider must be one of"):
+    with pytest.raises(ProviderError, match="provider must be one of"):
         providers.resolve_providers("tpu")
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import build_tiny_classifier
 
 from hsc_infer import SmileClassifier
-from hsc_infer.pathcheck import f1_score
-from hsc_infer.testing import build_tiny_classifier
 from hsc_infer.zoo import DEFAULT_MODEL, SHIPPED_MODELS, resolve_model, shipped_model_path
+from hsc_jax.metrics import binary_metrics
 
 # Floors a little under the measured leak-free test F1 at each model's threshold
 # (docs/model-zoo.md): a retrained model that scores less is a regression.
@@ -54,5 +54,5 @@ def test_shipped_models_on_the_leak_free_ferplus_test_split(name, ferplus_test_f
     faces, labels = ferplus_test_faces
     assert len(faces) == 2904
     clf = SmileClassifier(name)
-    f1 = f1_score(clf.predict(faces) >= clf.threshold, labels)
+    f1 = binary_metrics(labels, clf.predict(faces), clf.threshold)["f1"]
     assert f1 >= MIN_TEST_F1[name], f"{name}: test F1 {f1:.3f}"

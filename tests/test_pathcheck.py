@@ -1,14 +1,20 @@
-"""Faces pasted into colour frames and found again: the check of detector + contract + model."""
+"""Faces pasted into colour frames and found again: the check of detector + contract + model
+(scripts/face_path.py, which scripts/check_face_path.py runs on the shipped models)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+from helpers import build_tiny_classifier
 
 from hsc_infer import ModelContract, SmileClassifier
 from hsc_infer.detectors import Detection, HaarFaceDetector
-from hsc_infer.pathcheck import check_pasted_faces, f1_score
-from hsc_infer.testing import build_tiny_classifier, paste_face_in_frame
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from face_path import check_pasted_faces, f1_score, paste_face_in_frame
 
 
 def test_f1_score():
@@ -65,3 +71,15 @@ def test_default_model_through_haar_on_pasted_ferplus_faces(ferplus_test_faces):
     assert result.found_rate >= 0.4
     assert 0.85 <= result.box_scale <= 1.15
     assert result.f1_path_found[0.0] >= result.f1_direct_found - 0.1
+
+
+@pytest.mark.shared
+def test_check_face_path_reads_the_same_faces_as_the_tests(ferplus_test_faces):
+    from conftest import FERPLUS
+    from face_path import leak_free_test_faces
+
+    faces, labels = leak_free_test_faces(FERPLUS)
+    assert len(faces) == len(ferplus_test_faces[0]) == 2904
+    assert faces[0].dtype == np.uint8 and faces[0].shape == (48, 48, 3)
+    assert all(np.array_equal(a, b) for a, b in zip(faces, ferplus_test_faces[0], strict=True))
+    np.testing.assert_array_equal(labels, ferplus_test_faces[1])

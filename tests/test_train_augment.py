@@ -10,7 +10,7 @@ import pytest
 from hsc_jax.train import augment
 
 
-def _batch(seed: int = 0, shape=(8, 12, 10, 3)) -> np.ndarray:  # noqa: ANN001
+def _batch(seed: int = 0, shape=(8, 12, 10, 3)) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 

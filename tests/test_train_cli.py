@@ -1,19 +1,27 @@
-"""The train/predict/evaluate commands through click: a real tiny model end to end, and clear
-failures before any training for bad flags, missing files and corrupt images."""
+"""The train/predict/evaluate commands through click: a real tiny model end to end, clear
+failures before any training for bad flags, missing files and corrupt images, flags built from
+TrainConfig, and recipe files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import pandas as pd
 import pytest
-import test_train_fakes  # noqa: F401  (the shared compilation cache)
 from click.testing import CliRunner
 
 from hsc_jax.data.synth import write_synthetic_parquet
-from hsc_jax.train.cli import evaluate, predict, train
+from hsc_jax.evaluation.cli import evaluate, predict
+from hsc_jax.train.cli import train
+from hsc_jax.train.config import TrainConfig, fields_fixed_on_resume, option_of, read_recipe
+
+REPO = Path(__file__).resolve().parents[1]
 
 TINY = ["--base_channels", "8", "--num_blocks", "1", "--arch", "baseline"]
 
@@ -94,7 +102,7 @@ def test_evaluate_writes_metrics_and_figures(trained: Path, parquet: Path, tmp_p
         assert (out / name).is_file()
 
 
-def _invoke_train(*args: str):  # noqa: ANN202
+def _invoke_train(*args: str):
     return CliRunner().invoke(train, list(args))
 
 
@@ -207,3 +215,174 @@ def test_convert_torch_writes_a_loadable_checkpoint(tmp_path: Path):
     np.testing.assert_allclose(loaded.model(images), expected.reshape(-1), rtol=1e-4, atol=1e-4)
     again = CliRunner().invoke(convert_torch, args)
     assert again.exit_code == 1 and "already holds a checkpoint" in again.output
+
+
+# --- flags from TrainConfig, recipe files ----------------------------------------------------
+
+
+def test_help_lists_every_flag_of_the_config():
+    result = CliRunner().invoke(train, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for field in dataclasses.fields(TrainConfig):
+        listed = re.search(rf"--{field.name}[ ,]", result.output) is not None
+        assert listed == option_of(field).flag, field.name
+    for text in ("--arch_variant, --arch", "[default: 30; x>=1]", "[default: 48]", "ROWSxCOLS."):
+        assert text in result.output
+    assert "[default: 2x3]" in result.output and "--config FILE" in result.output
+
+
+def test_architecture_choices_agree_with_the_model_code():
+    from hsc_jax.models import config as model_config
+    from hsc_jax.train import config
+
+    assert config.ARCH_VARIANTS == model_config.ARCH_VARIANTS
+    assert config.HEAD_VARIANTS == model_config.HEAD_VARIANTS
+
+
+def test_fields_fixed_on_resume():
+    assert set(fields_fixed_on_resume()) == {
+        "seed",
+        "train_resampling",
+        "image_size",
+        "train_ratio",
+        "val_ratio",
+        "test_ratio",
+        "batch_size",
+        "size",
+        "base_channels",
+        "num_blocks",
+        "dropout",
+        "arch_variant",
+        "head_variant",
+        "token_mixer_grid",
+        "token_mixer_layers",
+        "rgb_to_yuv_to_y",
+        "rgb_to_lab",
+        "rgb_to_luv",
+        "skip_bad_rows",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"epochs": 0}, "--epochs must be >= 1, got 0"),
+        ({"lr": 0.0}, "--lr must be > 0"),
+        ({"dropout": 1.0}, r"--dropout must be in \[0, 1\)"),
+        ({"train_resampling": "sometimes"}, "--train_resampling must be one of none|"),
+        ({"clahe_p": 2.0}, r"clahe_p must be in \[0, 1\], got 2.0"),
+        ({"token_mixer_grid": "2by3"}, "--token_mixer_grid must be ROWSxCOLS"),
+    ],
+)
+def test_validation_names_the_flag(parquet: Path, change: dict, message: str):
+    from hsc_jax.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(data_root=str(parquet), **change).validate()
+
+
+@pytest.fixture
+def captured(monkeypatch) -> list[TrainConfig]:
+    """The TrainConfig each `train` invocation builds; nothing is trained."""
+    configs: list[TrainConfig] = []
+
+    def fake_train(config, model_factory=None):
+        configs.append(config)
+        return {"best_checkpoint": "none", "best_epoch": 0, "best_f1": 0.0}
+
+    monkeypatch.setattr("hsc_jax.train.trainer.train", fake_train)
+    return configs
+
+
+def _recipe(tmp_path: Path, **values) -> Path:
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(values))
+    return path
+
+
+def test_recipe_values_reach_the_config(parquet: Path, tmp_path: Path, captured):
+    recipe = _recipe(
+        tmp_path,
+        description="hsc-jax train --config recipe.json: seconds, F1 of nothing",
+        data_root=str(parquet),
+        output_dir=str(tmp_path / "run"),
+        size="P",
+        epochs=3,
+        lr=3e-3,
+        image_size=[64, 48],
+        train_resampling="balanced",
+        crop_kind="face",
+        use_amp=True,
+        clahe_p=0.05,  # a setting with no flag
+    )
+    result = CliRunner().invoke(train, ["--config", str(recipe)])
+    assert result.exit_code == 0, result.output
+    (config,) = captured
+    assert (config.size, config.epochs, config.lr, config.image_size) == ("p", 3, 3e-3, (64, 48))
+    assert config.train_resampling == "balanced" and config.crop_kind == "face"
+    assert config.use_amp and config.clahe_p == 0.05
+    assert config.batch_size == 256  # not in the file: the field's default
+
+
+def test_flags_on_the_command_line_win_over_the_recipe(parquet: Path, tmp_path: Path, captured):
+    recipe = _recipe(tmp_path, data_root="elsewhere.parquet", epochs=3, lr=3e-3, seed=0)
+    args = ["--epochs", "1", "--config", str(recipe), "--data_root", str(parquet), "--seed", "42"]
+    result = CliRunner().invoke(train, args)
+    assert result.exit_code == 0, result.output
+    (config,) = captured
+    assert (config.epochs, config.seed, config.data_root) == (1, 42, str(parquet))
+    assert config.lr == 3e-3
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"epoch": 3}, "unknown setting 'epoch' in {path} (keys are the training flags"),
+        ({"epochs": 0}, "epochs in {path}: 0 is not in the range x>=1."),
+        ({"size": "xl"}, "size in {path}: "),
+        ({"use_amp": "yes"}, "use_amp in {path}: expected true or false"),
+    ],
+)
+def test_bad_recipe_is_one_line(tmp_path: Path, captured, values: dict, message: str):
+    recipe = _recipe(tmp_path, **values)
+    result = CliRunner().invoke(train, ["--config", str(recipe), "--data_root", "x.parquet"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    assert message.format(path=recipe) in lines[0]
+    assert not captured
+
+
+def test_missing_or_broken_recipe_file(tmp_path: Path, captured):
+    result = CliRunner().invoke(train, ["--config", str(tmp_path / "none.json")])
+    assert result.exit_code == 1 and "does not exist" in result.output
+    broken = tmp_path / "broken.json"
+    broken.write_text("{epochs: 3")
+    result = CliRunner().invoke(train, ["--config", str(broken)])
+    assert result.exit_code == 1 and "cannot be read as JSON" in result.output
+
+
+@pytest.mark.parametrize("size", ["s", "p"])
+def test_shipped_recipes_reproduce_the_shipped_models(size: str):
+    from hsc_infer import SmileClassifier
+
+    path = REPO / "configs" / f"ferplus_{size}.json"
+    data = json.loads(path.read_text())
+    assert f"hsc-jax train --config configs/ferplus_{size}.json" in data["description"]
+    config = TrainConfig(**read_recipe(path))
+    assert config.size == size and config.crop_kind == "face"
+    # The settings the shipped ONNX model records are exactly the recipe's.
+    assert config.to_dict() == SmileClassifier(size).contract.training_config
+
+
+def test_python_dash_m_runs_the_command_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "hsc_jax", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("train", "evaluate", "predict", "export", "data"):
+        assert command in result.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_train_fakes import tiny_config, tiny_model_factory
+from fakes import tiny_config, tiny_model_factory
 
 from hsc_jax.data.synth import write_synthetic_parquet
 from hsc_jax.train import checkpoint as ckpt
@@ -25,7 +25,7 @@ def parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _train(parquet: Path, output_dir: Path, **overrides) -> dict:  # noqa: ANN003
+def _train(parquet: Path, output_dir: Path, **overrides) -> dict:
     return train(tiny_config(parquet, output_dir, **overrides), model_factory=tiny_model_factory)
 
 

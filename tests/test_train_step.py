@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from fakes import TinyModel
 from flax import nnx
-from test_train_fakes import TinyModel
 
 from hsc_infer.contract import ModelContract
 from hsc_jax.train import mesh, step
@@ -74,7 +74,7 @@ def test_reduce_on_plateau_follows_pytorch_rules():
     assert restored == schedule
 
 
-def _fake_state(parallel: mesh.DataParallel):  # noqa: ANN202
+def _fake_state(parallel: mesh.DataParallel):
     model = TinyModel(rngs=nnx.Rngs(0))
     model.train()
     optimizer = step.make_optimizer(model, 1e-2, 1e-4)
@@ -110,7 +110,10 @@ def test_eval_step_scales_like_the_contract():
     contract = ModelContract()
     eval_step = step.make_eval_step(graphdef, step.InputScaling.from_contract(contract), parallel)
     images = np.random.default_rng(0).integers(0, 256, (5, 12, 12, 3), dtype=np.uint8)
-    logits = step.predict_logits(eval_step, state, images, 4, parallel)
+    rows = parallel.local_slice(4)
+    logits = step.logits_in_batches(
+        lambda batch: eval_step(state, parallel.put_batch(batch[rows])), images, 4
+    )
     from hsc_infer.contract import scale_batch
 
     expected = model(jnp.asarray(scale_batch(images, contract)))

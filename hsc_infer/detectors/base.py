@@ -7,6 +7,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from hsc_infer.errors import ContractError
+
 DetectionKind = Literal["head", "face"]
 Box = tuple[int, int, int, int]  # (x1, y1, x2, y2) pixels, x2/y2 exclusive
 
@@ -40,4 +42,4 @@ def check_frame(frame: np.ndarray) -> None:
         got = frame.dtype if isinstance(frame, np.ndarray) else type(frame).__name__
         raise TypeError(f"expected a uint8 BGR frame, got {got}")
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ValueError(f"expected a frame of shape (H, W, 3), got {frame.shape}")
+        raise ContractError(f"expected a frame of shape (H, W, 3), got {frame.shape}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from hsc_infer.detectors.base import Detection, check_frame
+from hsc_infer.errors import ContractError
 from hsc_infer.providers import create_session
 
 HEAD_CLASS_ID = 7
@@ -43,7 +44,7 @@ class Deimv2Detector:
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].type not in _DTYPES:
             got = [(i.name, i.type, i.shape) for i in inputs]
-            raise RuntimeError(
+            raise ContractError(
                 f"not a DEIMv2 wholebody34 graph: expected one image input [1, 3, H, W], got {got}"
             )
         self.input_name = inputs[0].name

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from hsc_infer.detectors.base import Detection, check_frame
+from hsc_infer.errors import MediaError
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
@@ -16,7 +17,7 @@ def cascade_path() -> Path:
     data = getattr(cv2, "data", None)
     if data is None or not hasattr(cv2, "CascadeClassifier"):
         # OpenCV 5 wheels dropped both; the package pins opencv-python < 5 for this reason.
-        raise RuntimeError(
+        raise MediaError(
             f"OpenCV {cv2.__version__} ships no Haar cascades; install opencv-python>=4.8,<5 "
             "or pass a DEIMv2 detector model"
         )
@@ -44,7 +45,7 @@ class HaarFaceDetector:
         path = cascade_path()
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
-            raise RuntimeError(f"could not load the Haar cascade {path}")
+            raise MediaError(f"could not load the Haar cascade {path}")
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
         self.min_size = min_size

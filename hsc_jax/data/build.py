@@ -13,13 +13,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hsc_infer.labels import IMAGE_SUFFIXES
+from hsc_jax import atomic
 from hsc_jax.data.errors import MAX_LISTED_ROWS, DatasetError
 from hsc_jax.data.images import decode_rgb
 from hsc_jax.data.labels import CLASS_NAMES, normalise_label_text, normalise_split
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # Crops cut from videos are named <video_stem>_f<frame:06d>.png.
 VIDEO_FRAME_PATTERN = re.compile(r"^(?P<video>.+)_f(?P<frame>\d{6})$")
 SCHEMA = pa.schema(
@@ -168,10 +169,5 @@ def _report_bad_files(root: Path, bad: list[BadFile], skip_bad_rows: bool) -> No
 
 def _write_atomically(table: pa.Table, output: Path) -> None:
     """Write next to the target and rename, so a crash never leaves a half-written dataset."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
+    with atomic.atomic_path(output) as temporary:
         pq.write_table(table, temporary)
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from hsc_jax.cli import user_errors
 from hsc_jax.data.build import build_parquet
-from hsc_jax.data.errors import DatasetError
 from hsc_jax.data.inspection import inspect_dataset
 from hsc_jax.data.labels import CLASS_NAMES, normalise_split, resolve_labels
 
@@ -32,10 +32,8 @@ def data() -> None:
 )
 def build_command(root: Path, output: Path, skip_bad_rows: bool) -> None:
     """Embed a folder tree of labelled images into one parquet file."""
-    try:
+    with user_errors():
         report = build_parquet(root, output, skip_bad_rows=skip_bad_rows)
-    except DatasetError as e:
-        raise click.ClickException(str(e)) from e
     click.echo(report.format())
 
 
@@ -47,7 +45,8 @@ def synth_command(output: Path, count: int, seed: int) -> None:
     """Write procedural smiling / not smiling heads (split 'unassigned') for tests and demos."""
     from hsc_jax.data.synth import write_synthetic_parquet  # drawing code loads only when asked
 
-    frame = write_synthetic_parquet(output, count, seed)
+    with user_errors():
+        frame = write_synthetic_parquet(output, count, seed)
     labels = resolve_labels(frame).labels
     splits = frame["split"].map(normalise_split) if "split" in frame.columns else None
     click.echo(f"wrote {len(frame)} rows to {output}")
@@ -64,10 +63,8 @@ def inspect_command(path: Path) -> None:
 
     Problems in rows are reported and the exit status stays 0; an unreadable file fails.
     """
-    try:
+    with user_errors():
         report = inspect_dataset(path)
-    except DatasetError as e:
-        raise click.ClickException(str(e)) from e
     click.echo(report.format())
 
 
@@ -108,7 +105,7 @@ def crop_heads_command(
     from hsc_infer.detectors import load_detector  # onnxruntime loads only when asked
     from hsc_jax.data.crop_heads import SCORE_THRESHOLD, crop_heads
 
-    try:
+    with user_errors():
         detector = load_detector(detector_model, provider="cpu", score_threshold=SCORE_THRESHOLD)
         report = crop_heads(
             input_dir,
@@ -121,6 +118,4 @@ def crop_heads_command(
             dry_run=dry_run,
             overwrite=overwrite,
         )
-    except (DatasetError, FileNotFoundError, RuntimeError) as e:
-        raise click.ClickException(str(e)) from e
     click.echo(report.format())

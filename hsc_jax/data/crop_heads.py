@@ -8,7 +8,6 @@ into video_id (the group, so frames of one video never straddle splits) and time
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 
 from hsc_infer.crops import clamp_box, crop, face_to_head
 from hsc_infer.detectors import Box, Detection, Detector
+from hsc_jax import atomic
 from hsc_jax.data.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -161,9 +161,7 @@ def write_png(path: Path, image: np.ndarray) -> None:
     ok, buffer = cv2.imencode(".png", image)
     if not ok:
         raise DatasetError(f"cannot encode a crop for {path}")
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(buffer.tobytes())
-    os.replace(partial, path)
+    atomic.write_bytes(path, buffer.tobytes())
 
 
 def in_range(box: Box, min_dimension: int, max_dimension: int) -> bool:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hsc_infer.errors import HscError
+
 # Enough to show the pattern of what is wrong without burying the terminal.
 MAX_LISTED_ROWS = 20
 
 
-class DatasetError(ValueError):
+class DatasetError(HscError, ValueError):
     """The dataset cannot be used as given; the message says where and what to fix."""
 
     def __init__(self, message: str, bad_rows: Sequence[BadRow] = ()) -> None:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hsc_infer.labels import CLASS_NAMES  # index = class id
+
 SPLITS = ("train", "val", "test")
 UNASSIGNED = "unassigned"
-CLASS_NAMES = ("no_smiling", "smiling")  # index = class id
 
 _SPLIT_ALIASES = {
     "train": "train",
@@ -23,9 +24,9 @@ _SPLIT_ALIASES = {
     "unassigned": UNASSIGNED,
 }
 _LABEL_TEXTS = {
-    "smiling": 1,
+    CLASS_NAMES[1]: 1,
     "smile": 1,
-    "no_smiling": 0,
+    CLASS_NAMES[0]: 0,
     "not_smiling": 0,
     "neutral": 0,
 }

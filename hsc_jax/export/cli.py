@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from hsc_jax.cli import user_errors
+
 
 def _describe(report) -> str:
     diffs = ", ".join(f"batch {b}: {d:.2g}" for b, d in sorted(report.max_abs_diff.items()))
@@ -63,12 +65,10 @@ def export(
             "(hsc_epoch_NNNN or hsc_best_...) or a run folder holding one"
         )
     from hsc_jax.export.exporter import export_onnx
-    from hsc_jax.train.checkpoint import CheckpointError, load_checkpoint
+    from hsc_jax.train.checkpoint import load_checkpoint
 
-    try:
+    with user_errors(f"cannot load checkpoint {checkpoint}: "):
         loaded = load_checkpoint(checkpoint, depthwise="grouped")
-    except (CheckpointError, FileNotFoundError, KeyError, ValueError) as e:
-        raise click.ClickException(f"cannot load checkpoint {checkpoint}: {e}") from e
     common = dict(
         model=loaded.model,
         image_size=loaded.image_size,
@@ -77,13 +77,14 @@ def export(
         threshold=threshold,
         training_config=loaded.train_config,
     )
-    if not (fp16 or int8):
-        report = export_onnx(output=output, **common)
-        click.echo(_describe(report))
-        return
-    from hsc_jax.export.reduced import export_reduced_precision
+    with user_errors():
+        if not (fp16 or int8):
+            report = export_onnx(output=output, **common)
+            click.echo(_describe(report))
+            return
+        from hsc_jax.export.reduced import export_reduced_precision
 
-    summary = export_reduced_precision(
-        output, "fp16" if fp16 else "int8", calibration_data=calibration_data, **common
-    )
+        summary = export_reduced_precision(
+            output, "fp16" if fp16 else "int8", calibration_data=calibration_data, **common
+        )
     click.echo(summary)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import onnx
 from flax import nnx
 
 from hsc_infer.contract import ModelContract
+from hsc_jax import atomic
 from hsc_jax.export import graph_fixes
 from hsc_jax.export.convert import convert_to_onnx, export_ready_copy, jax_probabilities
 from hsc_jax.export.layout import cancel_transposes
@@ -123,21 +122,9 @@ def export_onnx(
 
 
 def write_atomically(proto: onnx.ModelProto, output: str | Path) -> Path:
-    """Save next to `output` under a temporary name, then rename over it."""
+    """Save next to `output` under a temporary name, then rename over it; the file's mode
+    follows the umask like any file the user creates (a model file is for everyone)."""
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{output.name}.", suffix=".tmp", dir=output.parent
-    )
-    os.close(handle)
-    try:
+    with atomic.atomic_path(output) as temporary:
         onnx.save(proto, temporary)
-        # mkstemp creates the file readable by its owner only; a model file is for everyone.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return output

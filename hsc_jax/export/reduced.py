@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 
 from hsc_infer.contract import ModelContract, scale_batch
+from hsc_jax.errors import ConfigError
 from hsc_jax.export.exporter import export_onnx, write_atomically
 from hsc_jax.export.metadata import attach_contract
 from hsc_jax.export.quantize import quantize_int8, to_float16
@@ -99,7 +100,7 @@ def export_reduced_precision(
         raise ValueError(f"kind must be 'fp16' or 'int8', got {kind!r}")
     dataset = _load_dataset(training_config, calibration_data, image_size)
     if dataset is None and kind == "int8":
-        raise RuntimeError(
+        raise ConfigError(
             "int8 calibration needs training images: the checkpoint's dataset "
             f"({(training_config or {}).get('data_root')}) is not reachable; pass "
             "--calibration_data DATASET.parquet"

@@ -7,12 +7,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import onnx
 
+from hsc_jax.errors import ExportMismatchError
+
 DEFAULT_TOLERANCE = 1e-4  # max abs difference on probabilities
 DEFAULT_BATCH_SIZES = (7, 1)
-
-
-class ExportMismatchError(RuntimeError):
-    """The exported graph does not compute what the JAX model computes."""
 
 
 def onnx_session(model: onnx.ModelProto | str, threads: int | None = None):

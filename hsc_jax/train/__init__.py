@@ -1,4 +1,6 @@
-"""Training: `train(TrainConfig(...)) -> summary`, checkpoints, prediction and evaluation.
+"""Training: `train(TrainConfig(...)) -> summary`, its checkpoints and outputs.
+
+Evaluation and prediction of a trained model live in `hsc_jax.evaluation`.
 
     from hsc_jax.train import TrainConfig, train
     summary = train(TrainConfig(data_root="data.parquet", output_dir="runs/a", size="s"))

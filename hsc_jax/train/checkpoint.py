@@ -8,8 +8,8 @@ Layout of one checkpoint folder:
       meta.json    epoch, schedule, metrics, configs, preprocessing contract, label map, ...
       COMPLETE     written last; a folder without it is never loaded
 
-Everything is written into `<name>.tmp-<pid>` and renamed into place, so a crash mid-write
-leaves a temporary folder, never a checkpoint that looks complete.
+Everything is written through `hsc_jax.atomic` (a temporary folder renamed into place), so a
+crash mid-write leaves a temporary folder, never a checkpoint that looks complete.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import logging
-import os
 import re
 import shutil
 from collections.abc import Callable
@@ -27,10 +26,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
 
 from hsc_infer.contract import ModelContract
+from hsc_infer.labels import CLASS_NAMES
+from hsc_jax import atomic
+from hsc_jax.errors import CheckpointError
 
 log = logging.getLogger("hsc_jax.train")
 
@@ -41,7 +44,7 @@ MODEL_DIR = "model"
 OPTIMIZER_DIR = "optimizer"
 EPOCH_PATTERN = re.compile(r"^hsc_epoch_(\d{4,})$")
 BEST_PATTERN = re.compile(r"^hsc_best_epoch(\d{4,})_f1_(\d+\.\d+)$")
-LABEL_MAP = {"0": "no_smiling", "1": "smiling"}
+LABEL_MAP = {str(class_id): name for class_id, name in enumerate(CLASS_NAMES)}
 
 
 def tool_version() -> str:
@@ -50,10 +53,6 @@ def tool_version() -> str:
         return importlib.metadata.version("hsc-jax")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be used: missing, incomplete or from another format."""
 
 
 def epoch_checkpoint_name(epoch: int) -> str:
@@ -68,7 +67,8 @@ def is_complete(path: Path) -> bool:
     return (path / COMPLETE_MARKER).is_file() and (path / META_FILE).is_file()
 
 
-def _epoch_of(path: Path) -> int | None:
+def epoch_of(path: Path) -> int | None:
+    """The epoch in a checkpoint folder's name, None for other names."""
     match = EPOCH_PATTERN.match(path.name) or BEST_PATTERN.match(path.name)
     return int(match.group(1)) if match else None
 
@@ -80,7 +80,7 @@ def list_checkpoints(output_dir: Path, kind: str = "epoch") -> list[Path]:
     if not output_dir.is_dir():
         return []
     found = [p for p in output_dir.iterdir() if pattern.match(p.name) and is_complete(p)]
-    return sorted(found, key=lambda p: (_epoch_of(p), p.name))
+    return sorted(found, key=lambda p: (epoch_of(p), p.name))
 
 
 def existing_checkpoint_folders(output_dir: Path) -> list[Path]:
@@ -122,7 +122,8 @@ def resolve_checkpoint(path: str | Path) -> Path:
 # --- pytrees <-> Orbax ---------------------------------------------------------------------
 
 
-def _is_key(x: Any) -> bool:
+def is_prng_key(x: Any) -> bool:
+    """True for a typed PRNG key array (saved as its raw uint32 data)."""
     return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
@@ -136,14 +137,14 @@ def _key_impl(x: Any) -> Any:
 def to_saveable(state: nnx.State) -> dict:
     """nnx state -> pure dict of arrays; typed RNG keys become their raw uint32 data."""
     pure = nnx.to_pure_dict(state)
-    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, pure)
+    return jax.tree.map(lambda x: jax.random.key_data(x) if is_prng_key(x) else x, pure)
 
 
 def _restore_target(template: nnx.State, sharding: jax.sharding.Sharding) -> dict:
     pure = nnx.to_pure_dict(template)
 
     def abstract(x: Any) -> jax.ShapeDtypeStruct:
-        if _is_key(x):
+        if is_prng_key(x):
             data = jax.eval_shape(jax.random.key_data, x)
             return jax.ShapeDtypeStruct(data.shape, data.dtype, sharding=sharding)
         return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
@@ -164,7 +165,7 @@ def restore_into(
         ) from e
     template_pure = nnx.to_pure_dict(template)
     restored = jax.tree.map(
-        lambda t, r: jax.random.wrap_key_data(r, impl=_key_impl(t)) if _is_key(t) else r,
+        lambda t, r: jax.random.wrap_key_data(r, impl=_key_impl(t)) if is_prng_key(t) else r,
         template_pure,
         restored,
     )
@@ -173,38 +174,56 @@ def restore_into(
     return state
 
 
-def _write_json(path: Path, data: Any) -> None:
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
+def _meta_json(meta: dict[str, Any]) -> str:
+    return json.dumps({"format": FORMAT_VERSION, **meta}, indent=2, sort_keys=True)
 
 
 def write_checkpoint(
     path: Path, model_state: nnx.State, optimizer_state: nnx.State | None, meta: dict[str, Any]
 ) -> Path:
-    """Write atomically: arrays and meta into a temporary folder, COMPLETE last, then rename."""
+    """Write atomically: arrays and meta into a temporary folder, COMPLETE last, then rename
+    (over an existing one only when the same epoch is re-run after a resume)."""
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save((tmp / MODEL_DIR).absolute(), to_saveable(model_state))
-    if optimizer_state is not None:
-        checkpointer.save((tmp / OPTIMIZER_DIR).absolute(), to_saveable(optimizer_state))
-    checkpointer.wait_until_finished()
-    _write_json(tmp / META_FILE, {"format": FORMAT_VERSION, **meta})
-    (tmp / COMPLETE_MARKER).write_text("ok\n")
-    if path.exists():
-        # Only the same epoch re-run after a resume lands here; swap, then drop the old one.
-        old = path.with_name(f"{path.name}.old-{os.getpid()}")
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
+    with atomic.atomic_path(path) as tmp:
+        tmp.mkdir()
+        checkpointer = ocp.StandardCheckpointer()
+        checkpointer.save((tmp / MODEL_DIR).absolute(), to_saveable(model_state))
+        if optimizer_state is not None:
+            checkpointer.save((tmp / OPTIMIZER_DIR).absolute(), to_saveable(optimizer_state))
+        checkpointer.wait_until_finished()
+        atomic.write_text(tmp / META_FILE, _meta_json(meta))
+        atomic.write_text(tmp / COMPLETE_MARKER, "ok\n")
     return path
+
+
+def copy_as_best(epoch_checkpoint: Path, best: Path) -> Path:
+    """Copy a complete epoch checkpoint to `best`, marked as a best checkpoint, atomically."""
+    meta = read_meta(epoch_checkpoint)
+    with atomic.atomic_path(best) as tmp:
+        shutil.copytree(epoch_checkpoint, tmp)
+        atomic.write_text(tmp / META_FILE, _meta_json({**meta, "kind": "best"}))
+    return best
+
+
+def host_copy(tree: Any) -> Any:
+    """A replicated state as host numpy arrays (typed keys kept typed), restorable anywhere."""
+
+    def local(x: jax.Array) -> Any:
+        if is_prng_key(x):
+            data = np.asarray(jax.random.key_data(x).addressable_data(0))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+        return np.asarray(x.addressable_data(0))
+
+    return jax.tree.map(local, tree)
+
+
+def remove_later_best(output_dir: Path, epoch: int) -> list[Path]:
+    """Delete best checkpoints of epochs after `epoch`: they describe a history being replaced
+    by a resumed run."""
+    doomed = [p for p in list_checkpoints(output_dir, "best") if (epoch_of(p) or 0) > epoch]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed
 
 
 def prune_checkpoints(output_dir: Path, kind: str, keep: int) -> list[Path]:
@@ -216,15 +235,7 @@ def prune_checkpoints(output_dir: Path, kind: str, keep: int) -> list[Path]:
     return doomed
 
 
-def remove_stale_temporaries(output_dir: Path) -> list[Path]:
-    """Temporary folders left by a killed writer (never loaded; removed before new writes)."""
-    output_dir = Path(output_dir)
-    if not output_dir.is_dir():
-        return []
-    stale = [p for p in output_dir.iterdir() if re.search(r"\.(tmp|old)-\d+$", p.name)]
-    for path in stale:
-        shutil.rmtree(path, ignore_errors=True)
-    return stale
+remove_stale_temporaries = atomic.remove_stale_temporaries
 
 
 def read_meta(path: Path) -> dict[str, Any]:
@@ -262,7 +273,8 @@ class LoadedCheckpoint:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _default_factory() -> ModelFactory:
+def default_model_factory() -> ModelFactory:
+    """`hsc_jax.models.create_model`, imported late so checkpoints load without the zoo."""
     from hsc_jax.models import create_model
 
     return create_model
@@ -277,9 +289,14 @@ def load_checkpoint(
 
     path = resolve_checkpoint(path)
     meta = read_meta(path)
-    factory = model_factory or _default_factory()
-    model_config = ModelConfig.from_dict(meta["model_config"])
-    image_size = tuple(int(v) for v in meta["image_size"])
+    factory = model_factory or default_model_factory()
+    try:
+        model_config = ModelConfig.from_dict(meta["model_config"])
+        image_size = tuple(int(v) for v in meta["image_size"])
+        contract = ModelContract.from_dict(meta["contract"])
+    except (KeyError, TypeError, ValueError) as e:
+        # A meta.json from another version: missing keys or model settings this one lacks.
+        raise CheckpointError(f"{path / META_FILE} does not describe a model: {e!r}") from e
     abstract = nnx.eval_shape(
         lambda: factory(model_config, image_size=image_size, seed=0, depthwise=depthwise)
     )
@@ -293,7 +310,7 @@ def load_checkpoint(
         model=model,
         model_config=model_config,
         image_size=image_size,  # type: ignore[arg-type]
-        contract=ModelContract.from_dict(meta["contract"]),
+        contract=contract,
         train_config=meta.get("train_config"),
         metrics=meta.get("metrics") or {},
         meta=meta,

@@ -1,129 +1,140 @@
-"""Click commands `train`, `predict`, `evaluate` and `convert-torch`: parse, then call one
-importable function. Flag names are the reference's (snake_case), plus --size and --arch."""
+"""Click commands `train` and `convert-torch`: parse, then call one importable function.
+
+The flags of `train` are built from the fields of `TrainConfig` (their names, defaults, help,
+choices and ranges live there), so the command line and the configuration cannot drift apart.
+Flag names are the reference's (snake_case), plus --size, --arch and --config.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 
-from hsc_jax.train.config import DEVICES, NAMED_SIZE_KEYS, RESAMPLING_MODES
+from hsc_jax.cli import user_errors
+from hsc_jax.errors import CheckpointError
+from hsc_jax.train.config import Option, TrainConfig, option_of, read_recipe
+
+_FIELDS = {field.name: field for field in dataclasses.fields(TrainConfig)}
+_HINTS = typing.get_type_hints(TrainConfig)
+# ctx.meta key: recipe settings that have no flag (they still reach TrainConfig).
+_RECIPE_ONLY = "hsc_jax.train.recipe_only"
 
 
-def _known_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean bad input, not a bug: shown as one message with exit status 1."""
-    from hsc_jax.data.dataset import DatasetError
-    from hsc_jax.train.checkpoint import CheckpointError
-    from hsc_jax.train.config import ConfigError
-    from hsc_jax.train.mesh import DeviceError
-    from hsc_jax.train.trainer import ResumeError
-
-    return (
-        ConfigError,
-        DatasetError,
-        ResumeError,
-        DeviceError,
-        CheckpointError,
-        FileNotFoundError,
-        ValueError,
-    )
+def _value_type(name: str) -> tuple[type, bool]:
+    """(int, float, str, bool or tuple; whether None is allowed) of a TrainConfig field."""
+    hint = _HINTS[name]
+    optional = False
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional, hint = len(args) < len(typing.get_args(hint)), args[0]
+    return typing.get_origin(hint) or hint, optional
 
 
-def _fail_cleanly(error: BaseException) -> None:
-    raise click.ClickException(str(error)) from error
+def _click_type(spec: Option, kind: type) -> click.ParamType:
+    if spec.choices is not None:
+        return click.Choice(spec.choices, case_sensitive=spec.case_sensitive)
+    if spec.bounds is not None and kind in (int, float):
+        bounds = spec.bounds
+        range_type = click.IntRange if kind is int else click.FloatRange
+        return range_type(
+            bounds.low, bounds.high, min_open=bounds.low_open, max_open=bounds.high_open
+        )
+    # Tuples (image size, token grid) arrive as text and TrainConfig parses them.
+    return {int: click.INT, float: click.FLOAT, bool: click.BOOL}.get(kind, click.STRING)
+
+
+def training_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click option of the TrainConfig field `name`: flag, default, help, type from the field."""
+    field, spec = _FIELDS[name], option_of(_FIELDS[name])
+    kind, _ = _value_type(name)
+    settings: dict[str, Any] = {"help": spec.help, "show_default": True}
+    if field.default is dataclasses.MISSING:
+        settings["required"] = True
+    elif kind is bool:
+        settings.update(is_flag=True, default=field.default)
+    else:
+        default = field.default
+        if spec.as_text is not None and default is not None:
+            default = spec.as_text(default)
+        settings.update(default=default, type=_click_type(spec, kind))
+    return click.option(f"--{name}", *spec.aliases, name, **settings)
+
+
+def training_options(names: Iterable[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`training_option` for each name, listed in --help in the order given."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for name in reversed(list(names)):
+            command = training_option(name)(command)
+        return command
+
+    return decorate
+
+
+def _file_value(ctx: click.Context, name: str, value: Any) -> Any:
+    """A recipe value checked and converted as its flag would be; BadParameter otherwise."""
+    kind, optional = _value_type(name)
+    if value is None:
+        if optional:
+            return None
+        raise click.BadParameter("null is not allowed here")
+    spec = option_of(_FIELDS[name])
+    if kind is tuple and isinstance(value, list | tuple) and spec.as_text is not None:
+        value = spec.as_text(value)
+    if kind is bool and not isinstance(value, bool):
+        raise click.BadParameter(f"expected true or false, got {value!r}")
+    return _click_type(spec, kind).convert(value, None, ctx)
+
+
+def _apply_recipe(ctx: click.Context, param: click.Parameter, path: Path | None) -> None:
+    """--config: the file's settings become the defaults, so flags given on the command line win
+    (click's default_map; their ParameterSource is then DEFAULT_MAP, not COMMANDLINE)."""
+    if path is None:
+        return
+    with user_errors():
+        values = read_recipe(path)
+    flags = {p.name for p in ctx.command.params}
+    defaults, recipe_only = {}, {}
+    for name, value in values.items():
+        try:
+            converted = _file_value(ctx, name, value)
+        except click.BadParameter as e:
+            raise click.ClickException(f"{name} in {path}: {e.message}") from e
+        if name in flags:
+            defaults[name] = converted
+        else:
+            recipe_only[name] = converted
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    ctx.meta[_RECIPE_ONLY] = recipe_only
+
+
+TRAIN_FLAGS = tuple(name for name, field in _FIELDS.items() if option_of(field).flag)
 
 
 @click.command("train", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data_root", required=True, help="Parquet file (or folder with dataset.parquet).")
-@click.option("--output_dir", default="runs/hsc", show_default=True, help="Run folder.")
-@click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
-@click.option("--batch_size", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option(
-    "--train_resampling",
-    default="none",
-    show_default=True,
-    type=click.Choice(RESAMPLING_MODES),
-    help="none: shuffle; weighted: draw by 1/class count; balanced: tile classes up.",
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    is_eager=True,
+    expose_value=False,
+    callback=_apply_recipe,
+    help="JSON recipe (configs/*.json) of settings named as the flags; flags given win.",
 )
-@click.option("--lr", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True))
-@click.option("--weight_decay", default=1e-4, show_default=True, type=click.FloatRange(min=0))
-@click.option(
-    "--num_workers",
-    default=2,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Host threads preparing batches (in-process).",
-)
-@click.option("--image_size", default="48", show_default=True, help="48, or HxW such as 64x48.")
-@click.option("--train_ratio", default=0.8, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--val_ratio", default=0.2, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--test_ratio", default=0.0, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--seed", default=42, show_default=True, type=int)
-@click.option(
-    "--size",
-    type=click.Choice(NAMED_SIZE_KEYS, case_sensitive=False),
-    default=None,
-    help="Named size of the reference zoo (fixes the architecture flags).",
-)
-@click.option("--base_channels", type=click.IntRange(min=1), default=None, help="Default 32.")
-@click.option("--num_blocks", type=click.IntRange(min=1), default=None, help="Default 4.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None, help="0.3.")
-@click.option(
-    "--arch_variant",
-    "--arch",
-    "arch_variant",
-    type=click.Choice(("baseline", "inverted_se", "convnext")),
-    default=None,
-    help="Backbone (default inverted_se).",
-)
-@click.option(
-    "--head_variant",
-    type=click.Choice(("auto", "avg", "avgmax_mlp", "transformer", "mlp_mixer")),
-    default=None,
-    help="Head (default auto).",
-)
-@click.option("--rgb_to_yuv_to_y", is_flag=True, help="Luma-only stem.")
-@click.option("--rgb_to_lab", is_flag=True, help="CIE Lab stem.")
-@click.option("--rgb_to_luv", is_flag=True, help="CIE Luv stem.")
-@click.option("--token_mixer_grid", default="2x3", show_default=True, help="ROWSxCOLS.")
-@click.option("--token_mixer_layers", default=2, show_default=True, type=click.IntRange(min=1))
-@click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICES))
-@click.option("--resume", default=None, help="Checkpoint folder, or 'auto' (newest in output_dir).")
-@click.option("--use_amp", is_flag=True, help="bfloat16 compute on accelerators.")
-@click.option("--verbose", is_flag=True, help="Progress bars and debug logging.")
-@click.option("--skip_bad_rows", is_flag=True, help="Leave out bad rows instead of failing.")
-@click.option(
-    "--crop_kind",
-    default="head",
-    show_default=True,
-    type=click.Choice(("head", "face")),
-    help="What the training crops show (FERPlus: face); recorded for inference.",
-)
-@click.option(
-    "--crop_margin",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Margin per side of the detector box, as a fraction of its size.",
-)
-@click.option(
-    "--max_steps_per_epoch",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Cut epochs short (smoke tests, benchmarks).",
-)
-def train(**options: object) -> None:
+@training_options(TRAIN_FLAGS)
+@click.pass_context
+def train(ctx: click.Context, **options: Any) -> None:
     """Train a smile classifier; every output lands in --output_dir."""
-    from hsc_jax.train.config import TrainConfig
     from hsc_jax.train.trainer import train as run_training
 
-    try:
-        config = TrainConfig(**options)  # type: ignore[arg-type]
+    with user_errors():
+        config = TrainConfig(**options, **ctx.meta.get(_RECIPE_ONLY, {}))
         summary = run_training(config)
-    except _known_errors() as e:
-        _fail_cleanly(e)
     click.echo(
         f"best checkpoint: {summary['best_checkpoint']} (epoch {summary['best_epoch']}, "
         f"F1 {summary['best_f1']})"
@@ -131,95 +142,13 @@ def train(**options: object) -> None:
     click.echo(f"summary: {Path(config.output_dir) / 'summary.json'}")
 
 
-@click.command("predict", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--checkpoint", required=True, help="Checkpoint folder (or a run folder).")
-@click.option(
-    "--inputs",
-    "inputs",
-    multiple=True,
-    required=True,
-    help="Image files or folders (searched recursively); more may follow the first.",
-)
-@click.argument("more_inputs", nargs=-1)
-@click.option("--output", default=None, help="CSV to write; a table is printed when omitted.")
-@click.option("--batch_size", default=64, show_default=True, type=click.IntRange(min=1))
-def predict(
-    checkpoint: str,
-    inputs: tuple[str, ...],
-    more_inputs: tuple[str, ...],
-    output: str | None,
-    batch_size: int,
-) -> None:
-    """Smile probability of each image: path, logit, prob_smiling."""
-    from hsc_jax.train.predict import format_table, predict_files, write_predictions_csv
+def _image_size(ctx: click.Context, param: click.Parameter, text: str) -> tuple[int, int]:
+    from hsc_jax.data.images import parse_image_size
 
     try:
-        predictions = predict_files(checkpoint, [*inputs, *more_inputs], batch_size)
-    except _known_errors() as e:
-        _fail_cleanly(e)
-    if output:
-        write_predictions_csv(output, predictions)
-        click.echo(f"{len(predictions)} predictions written to {output}")
-    else:
-        click.echo(format_table(predictions))
-
-
-@click.command("evaluate", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--checkpoint", default=None, help="Checkpoint folder (or a run folder).")
-@click.option("--model", "onnx_model", default=None, help="An exported .onnx model.")
-@click.option("--data_root", required=True, help="Parquet file (or folder with dataset.parquet).")
-@click.option(
-    "--split",
-    default="test",
-    show_default=True,
-    type=click.Choice(("train", "val", "test", "all")),
-)
-@click.option("--output_dir", required=True, help="Where metrics.json and the figures go.")
-@click.option("--batch_size", default=256, show_default=True, type=click.IntRange(min=1))
-@click.option("--skip_bad_rows", is_flag=True)
-@click.option("--train_ratio", default=0.8, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--val_ratio", default=0.2, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--test_ratio", default=0.0, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--seed", default=42, show_default=True, type=int)
-def evaluate(
-    checkpoint: str | None,
-    onnx_model: str | None,
-    data_root: str,
-    split: str,
-    output_dir: str,
-    batch_size: int,
-    skip_bad_rows: bool,
-    train_ratio: float,
-    val_ratio: float,
-    test_ratio: float,
-    seed: int,
-) -> None:
-    """Accuracy, precision, recall, F1 and ROC AUC at 0.5 and at the model's threshold.
-
-    The split ratios and seed are the training run's when the model records them; the flags
-    apply to models that do not.
-    """
-    from hsc_jax.train.evaluate import SplitSettings, evaluate_model
-
-    if (checkpoint is None) == (onnx_model is None):
-        raise click.UsageError("give exactly one of --checkpoint and --model")
-    try:
-        metrics = evaluate_model(
-            data_root,
-            output_dir,
-            checkpoint=checkpoint,
-            onnx_model=onnx_model,
-            split=split,
-            batch_size=batch_size,
-            skip_bad_rows=skip_bad_rows,
-            default_split=SplitSettings(train_ratio, val_ratio, test_ratio, seed),
-        )
-    except (*_known_errors(), RuntimeError) as e:
-        _fail_cleanly(e)
-    headline = {k: metrics["at_0.5"][k] for k in ("accuracy", "precision", "recall", "f1")}
-    headline["roc_auc"] = metrics["at_0.5"]["roc_auc"]
-    click.echo(json.dumps({"split": split, "count": metrics["count"], **headline}, indent=2))
-    click.echo(f"metrics and figures in {output_dir}")
+        return parse_image_size(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx, param) from e
 
 
 @click.command("convert-torch", context_settings={"help_option_names": ["-h", "--help"]})
@@ -228,23 +157,22 @@ def evaluate(
 @click.option(
     "--config", "config_json", default=None, help="Model config JSON (else beside --state)."
 )
-@click.option("--image_size", default="48", show_default=True)
-def convert_torch(state_npz: str, output: str, config_json: str | None, image_size: str) -> None:
+@click.option("--image_size", default="48", show_default=True, callback=_image_size)
+def convert_torch(
+    state_npz: str, output: str, config_json: str | None, image_size: tuple[int, int]
+) -> None:
     """Turn a reference PyTorch state dict into a checkpoint that export and predict read."""
-    from hsc_jax.data.images import parse_image_size
     from hsc_jax.models.torch_convert import convert_torch_checkpoint
     from hsc_jax.train.checkpoint import is_complete, save_model_checkpoint
 
-    try:
-        size = parse_image_size(image_size)
+    with user_errors():
         if Path(output).exists() and is_complete(Path(output)):
             raise FileExistsError(f"{output} already holds a checkpoint; choose another --output")
-        model, config = convert_torch_checkpoint(state_npz, config_json, size)
-        path = save_model_checkpoint(output, model, config, size)
-    except (*_known_errors(), FileExistsError, KeyError) as e:
-        _fail_cleanly(e)
+        try:
+            model, config = convert_torch_checkpoint(state_npz, config_json, image_size)
+        except (KeyError, ValueError) as e:
+            # The model code says ValueError/KeyError when the config or the state dict (both
+            # given by the user here) does not describe a model this version builds.
+            raise CheckpointError(f"cannot convert {state_npz}: {e}") from e
+        path = save_model_checkpoint(output, model, config, image_size)
     click.echo(f"checkpoint written to {path}")
-
-
-if __name__ == "__main__":
-    train(sys.argv[1:])

@@ -1,26 +1,105 @@
 """The training configuration: one typed dataclass, validated before any work starts.
 
 Field names and defaults follow the reference `train.py` flags so that its command lines carry
-over. `model_config()` turns the architecture fields (or a named size) into a `ModelConfig`.
+over. Each field also carries how it is offered (`option(...)`): its help text, allowed values,
+flag aliases and whether a resumed run keeps the checkpoint's value. `hsc-jax train` builds its
+flags from these, `validate()` checks them, and `read_recipe` reads them from a JSON file, so a
+default or a choice is written down once. `model_config()` turns the architecture fields (or a
+named size) into a `ModelConfig`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hsc_jax.data.images import parse_image_size
+from hsc_jax.data.resample import RESAMPLING_MODES
+from hsc_jax.errors import ConfigError
 
-RESAMPLING_MODES = ("none", "weighted", "balanced")
 DEVICES = ("auto", "cpu", "gpu", "cuda", "tpu")
 NAMED_SIZE_KEYS = ("p", "n", "t", "s", "c", "m", "l")
+# hsc_jax.models.config's ARCH_VARIANTS and HEAD_VARIANTS, repeated so that reading the training
+# flags does not import the model code (and JAX); a test checks that they agree.
+ARCH_VARIANTS = ("baseline", "inverted_se", "convnext")
+HEAD_VARIANTS = ("auto", "avg", "avgmax_mlp", "transformer", "mlp_mixer")
+CROP_KINDS = ("head", "face")
 # Architecture flags that a named size fixes; giving one of them with --size is a conflict.
 SIZE_FIXED_FIELDS = ("base_channels", "num_blocks", "arch_variant", "head_variant")
+# The free-text key a recipe file may hold besides the settings.
+RECIPE_DESCRIPTION_KEY = "description"
+
+_OPTION_KEY = "hsc_option"
 
 
-class ConfigError(ValueError):
-    """A training setting that no run can start from; the message says which and why."""
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """An interval of allowed numbers; a None end is unbounded."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def describe(self) -> str:
+        """'>= 1', '> 0', 'in [0, 1)'."""
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"in {left}{self.low:g}, {self.high:g}{right}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """How one TrainConfig field is offered to users."""
+
+    help: str | None = None
+    choices: tuple[str, ...] | None = None
+    case_sensitive: bool = True  # of the choices
+    bounds: Bounds | None = None
+    aliases: tuple[str, ...] = ()  # more flag names, e.g. "--arch"
+    flag: bool = True  # False: set in a recipe file or in Python, not on the command line
+    # A resumed run takes this setting from its checkpoint: it shapes the data order, the split
+    # or the model, so changing it would not continue the same run.
+    fixed_on_resume: bool = False
+    # The value as flag text (tuples such as the image size); None: click's own rendering.
+    as_text: Callable[[Any], str] | None = None
+
+    def label(self, name: str) -> str:
+        """How messages name the setting: its flag, or the bare field name."""
+        return f"--{name}" if self.flag else name
+
+
+def option(default: Any = dataclasses.MISSING, **settings: Any) -> Any:
+    """A TrainConfig field with its `Option` (no default: required)."""
+    return dataclasses.field(default=default, metadata={_OPTION_KEY: Option(**settings)})
+
+
+def option_of(field: dataclasses.Field) -> Option:
+    """The `Option` of a TrainConfig field."""
+    return field.metadata.get(_OPTION_KEY) or Option(flag=False)
+
+
+def format_image_size(size: Any) -> str:
+    """(48, 48) -> '48', (64, 48) -> '64x48': the --image_size text."""
+    values = [str(v) for v in size]
+    return values[0] if len(values) == 2 and values[0] == values[1] else "x".join(values)
+
+
+def format_grid(grid: Any) -> str:
+    """(2, 3) -> '2x3': the --token_mixer_grid text."""
+    return "x".join(str(v) for v in grid)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,69 +107,115 @@ class TrainConfig:
     """Everything `hsc-jax train` needs; JSON-safe so checkpoints can record it."""
 
     # Dataset: a parquet file, or a folder holding `dataset.parquet`.
-    data_root: str
+    data_root: str = option(help="Parquet file (or folder with dataset.parquet).")
     # Where checkpoints, logs, history, plots and TensorBoard events go.
-    output_dir: str = "runs/hsc"
+    output_dir: str = option("runs/hsc", help="Run folder.")
     # Total number of epochs (a resumed run continues up to this count).
-    epochs: int = 30
+    epochs: int = option(30, bounds=Bounds(1))
     # Global batch size over all devices and hosts; must divide by the device count.
-    batch_size: int = 256
+    batch_size: int = option(256, bounds=Bounds(1), fixed_on_resume=True)
     # "none": shuffle; "weighted": draw N with replacement at 1/class-count; "balanced": tile up.
-    train_resampling: str = "none"
+    train_resampling: str = option(
+        "none",
+        help="none: shuffle; weighted: draw by 1/class count; balanced: tile classes up.",
+        choices=RESAMPLING_MODES,
+        fixed_on_resume=True,
+    )
     # AdamW peak learning rate (reduced on plateau).
-    lr: float = 1e-4
+    lr: float = option(1e-4, bounds=Bounds(0, low_open=True))
     # AdamW decoupled weight decay, applied to every parameter.
-    weight_decay: float = 1e-4
+    weight_decay: float = option(1e-4, bounds=Bounds(0))
     # Host threads that gather batches and run CLAHE (in-process, no worker processes).
-    num_workers: int = 2
+    num_workers: int = option(
+        2, help="Host threads preparing batches (in-process).", bounds=Bounds(0)
+    )
     # Model input (H, W); the dataset cache is resized to it once.
-    image_size: tuple[int, int] = (48, 48)
+    image_size: tuple[int, int] = option(
+        (48, 48),
+        help="48, or HxW such as 64x48.",
+        as_text=format_image_size,
+        fixed_on_resume=True,
+    )
     # Ratios of the grouped split for rows without a split (or marked "unassigned").
-    train_ratio: float = 0.8
-    val_ratio: float = 0.2
-    test_ratio: float = 0.0
+    train_ratio: float = option(0.8, bounds=Bounds(0, 1), fixed_on_resume=True)
+    val_ratio: float = option(0.2, bounds=Bounds(0, 1), fixed_on_resume=True)
+    test_ratio: float = option(0.0, bounds=Bounds(0, 1), fixed_on_resume=True)
     # Seeds the split, the data order, augmentation, dropout and initialisation.
-    seed: int = 42
+    seed: int = option(42, fixed_on_resume=True)
     # Named size p|n|t|s|c|m|l (the reference zoo); None means the explicit fields below.
-    size: str | None = None
+    size: str | None = option(
+        None,
+        help="Named size of the reference zoo (fixes the architecture flags).",
+        choices=NAMED_SIZE_KEYS,
+        case_sensitive=False,
+        fixed_on_resume=True,
+    )
     # Architecture (see hsc_jax.models.ModelConfig); None = the size's or the reference default.
-    base_channels: int | None = None
-    num_blocks: int | None = None
-    dropout: float | None = None
-    arch_variant: str | None = None
-    head_variant: str | None = None
-    token_mixer_grid: tuple[int, int] = (2, 3)
-    token_mixer_layers: int = 2
-    rgb_to_yuv_to_y: bool = False
-    rgb_to_lab: bool = False
-    rgb_to_luv: bool = False
+    base_channels: int | None = option(
+        None, help="Default 32.", bounds=Bounds(1), fixed_on_resume=True
+    )
+    num_blocks: int | None = option(None, help="Default 4.", bounds=Bounds(1), fixed_on_resume=True)
+    dropout: float | None = option(
+        None, help="0.3.", bounds=Bounds(0, 1, high_open=True), fixed_on_resume=True
+    )
+    arch_variant: str | None = option(
+        None,
+        help="Backbone (default inverted_se).",
+        choices=ARCH_VARIANTS,
+        aliases=("--arch",),
+        fixed_on_resume=True,
+    )
+    head_variant: str | None = option(
+        None, help="Head (default auto).", choices=HEAD_VARIANTS, fixed_on_resume=True
+    )
+    # Colour stems (at most one): luma only, CIE Lab, CIE Luv.
+    rgb_to_yuv_to_y: bool = option(False, help="Luma-only stem.", fixed_on_resume=True)
+    rgb_to_lab: bool = option(False, help="CIE Lab stem.", fixed_on_resume=True)
+    rgb_to_luv: bool = option(False, help="CIE Luv stem.", fixed_on_resume=True)
+    # Token-mixer heads: (rows, cols) of the token grid and the number of layers.
+    token_mixer_grid: tuple[int, int] = option(
+        (2, 3), help="ROWSxCOLS.", as_text=format_grid, fixed_on_resume=True
+    )
+    token_mixer_layers: int = option(2, bounds=Bounds(1), fixed_on_resume=True)
     # "auto" takes an accelerator when JAX has one; training is data parallel over its devices.
-    device: str = "auto"
+    device: str = option("auto", choices=DEVICES)
     # A checkpoint folder to continue from, "auto" for the newest in output_dir, or None.
-    resume: str | None = None
+    resume: str | None = option(None, help="Checkpoint folder, or 'auto' (newest in output_dir).")
     # bfloat16 compute with float32 parameters and loss (accelerators only; CPU trains in f32).
-    use_amp: bool = False
+    use_amp: bool = option(False, help="bfloat16 compute on accelerators.")
     # Progress bars and per-epoch detail on the console.
-    verbose: bool = False
+    verbose: bool = option(False, help="Progress bars and debug logging.")
     # Leave out rows whose label or image is bad (reporting how many) instead of failing.
-    skip_bad_rows: bool = False
+    skip_bad_rows: bool = option(
+        False, help="Leave out bad rows instead of failing.", fixed_on_resume=True
+    )
     # Checkpoints kept: the latest N epoch checkpoints and the latest N best ones.
-    keep_epoch_checkpoints: int = 10
-    keep_best_checkpoints: int = 10
+    keep_epoch_checkpoints: int = option(10, bounds=Bounds(1), flag=False)
+    keep_best_checkpoints: int = option(10, bounds=Bounds(1), flag=False)
     # What the training crops show ("head": the whole head; "face": a tight face crop such as
     # FERPlus) and the margin per side; both go into the contract so inference crops alike.
-    crop_kind: str = "head"
-    crop_margin: float = 0.0
+    crop_kind: str = option(
+        "head",
+        help="What the training crops show (FERPlus: face); recorded for inference.",
+        choices=CROP_KINDS,
+    )
+    crop_margin: float = option(
+        0.0,
+        help="Margin per side of the detector box, as a fraction of its size.",
+        bounds=Bounds(0),
+    )
     # Probability of CLAHE per training image (host side, before the batch goes to device).
-    clahe_p: float = 0.01
+    clahe_p: float = option(0.01, bounds=Bounds(0, 1), flag=False)
     # Stop each epoch after this many steps (benchmarks and smoke tests); None = whole epoch.
-    max_steps_per_epoch: int | None = None
+    max_steps_per_epoch: int | None = option(
+        None, help="Cut epochs short (smoke tests, benchmarks).", bounds=Bounds(1)
+    )
 
     def __post_init__(self) -> None:
         # JSON and the CLI hand these over as lists or strings; keep them canonical tuples.
         try:
             object.__setattr__(self, "image_size", parse_image_size(self.image_size))
-        except ValueError as e:
+        except (TypeError, ValueError) as e:
             raise ConfigError(f"--image_size: {e}") from e
         object.__setattr__(self, "token_mixer_grid", parse_grid(self.token_mixer_grid))
         if self.size is not None:
@@ -100,46 +225,13 @@ class TrainConfig:
         """Raise ConfigError naming the setting, the value and what was expected."""
         if not Path(self.data_root).exists():
             raise ConfigError(f"--data_root {self.data_root} does not exist")
-        checks = [
-            (
-                self.crop_kind in ("head", "face"),
-                f"--crop_kind must be head or face, got {self.crop_kind!r}",
-            ),
-            (self.crop_margin >= 0, f"--crop_margin must be >= 0, got {self.crop_margin}"),
-            (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"--batch_size must be >= 1, got {self.batch_size}"),
-            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
-            (self.weight_decay >= 0, f"--weight_decay must be >= 0, got {self.weight_decay}"),
-            (self.num_workers >= 0, f"--num_workers must be >= 0, got {self.num_workers}"),
-            (
-                self.train_resampling in RESAMPLING_MODES,
-                f"--train_resampling must be one of {RESAMPLING_MODES}, "
-                f"got {self.train_resampling!r}",
-            ),
-            (self.device in DEVICES, f"--device must be one of {DEVICES}, got {self.device!r}"),
-            (
-                self.size is None or self.size in NAMED_SIZE_KEYS,
-                f"--size must be one of {'|'.join(NAMED_SIZE_KEYS)}, got {self.size!r}",
-            ),
-            (0.0 <= self.clahe_p <= 1.0, f"clahe_p must be in [0, 1], got {self.clahe_p}"),
-            (
-                self.keep_epoch_checkpoints >= 1 and self.keep_best_checkpoints >= 1,
-                "checkpoint retention counts must be >= 1",
-            ),
-        ]
-        for ratio_name in ("train_ratio", "val_ratio", "test_ratio"):
-            value = getattr(self, ratio_name)
-            checks.append((0.0 <= value <= 1.0, f"--{ratio_name} must be in [0, 1], got {value}"))
+        for field in dataclasses.fields(self):
+            _check_allowed(field.name, option_of(field), getattr(self, field.name))
         ratio_sum = self.train_ratio + self.val_ratio + self.test_ratio
-        checks.append(
-            (
-                abs(ratio_sum - 1.0) < 1e-6,
-                f"--train_ratio + --val_ratio + --test_ratio must sum to 1, got {ratio_sum:g}",
+        if abs(ratio_sum - 1.0) >= 1e-6:
+            raise ConfigError(
+                f"--train_ratio + --val_ratio + --test_ratio must sum to 1, got {ratio_sum:g}"
             )
-        )
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
         if self.size is not None:
             given = [name for name in SIZE_FIXED_FIELDS if getattr(self, name) is not None]
             if given:
@@ -186,14 +278,62 @@ class TrainConfig:
 
 def parse_grid(value: Any) -> tuple[int, int]:
     """'2x3', '2,3', (2, 3) or [2, 3] -> (2, 3)."""
-    if isinstance(value, str):
-        parts = value.lower().replace("×", "x").replace(",", "x").split("x")
-        try:
+    try:
+        if isinstance(value, str):
+            parts = value.lower().replace("×", "x").replace(",", "x").split("x")
             numbers = [int(p) for p in parts if p.strip()]
-        except ValueError:
-            numbers = []
-    else:
-        numbers = [int(v) for v in value]
+        else:
+            numbers = [int(v) for v in value]
+    except (TypeError, ValueError):
+        numbers = []
     if len(numbers) != 2 or min(numbers) < 1:
-        raise ConfigError(f"token_mixer_grid must be ROWSxCOLS such as 2x3, got {value!r}")
+        raise ConfigError(f"--token_mixer_grid must be ROWSxCOLS such as 2x3, got {value!r}")
     return numbers[0], numbers[1]
+
+
+def _check_allowed(name: str, spec: Option, value: Any) -> None:
+    """ConfigError unless `value` is one of the field's choices and within its bounds."""
+    if value is None or (spec.choices is None and spec.bounds is None):
+        return
+    label = spec.label(name)
+    if spec.choices is not None and value not in spec.choices:
+        raise ConfigError(f"{label} must be one of {'|'.join(spec.choices)}, got {value!r}")
+    if spec.bounds is not None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{label} must be a number, got {value!r}")
+        if value not in spec.bounds:
+            raise ConfigError(f"{label} must be {spec.bounds.describe()}, got {value}")
+
+
+def fields_fixed_on_resume() -> tuple[str, ...]:
+    """The settings a resumed run takes from its checkpoint rather than from the command line
+    (everything that shapes the data order, the split or the model), in field order."""
+    return tuple(f.name for f in dataclasses.fields(TrainConfig) if option_of(f).fixed_on_resume)
+
+
+def read_recipe(path: str | Path) -> dict[str, Any]:
+    """The settings of a JSON recipe file: TrainConfig field names and values.
+
+    The file may also hold a free-text "description" (the command that runs it, how long it
+    takes, the score it reaches), which is dropped here. Any other key is an error, so a typo
+    cannot pass silently. Relative paths in the file are read from the working directory.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"--config {path} does not exist") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"--config {path} cannot be read as JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path} must hold a JSON object, got {type(data).__name__}")
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    for key in data:
+        if key not in names and key != RECIPE_DESCRIPTION_KEY:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"unknown setting {key!r} in {path} (keys are the training flags without "
+                f"'--', plus {RECIPE_DESCRIPTION_KEY!r}){hint}"
+            )
+    return {k: v for k, v in data.items() if k != RECIPE_DESCRIPTION_KEY}

@@ -15,15 +15,13 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from hsc_jax.errors import DeviceError
+
 DATA_AXIS = "data"
 # Environment variables that mean "this process is one of several hosts".
 _DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS")
 
 log = logging.getLogger("hsc_jax.train")
-
-
-class DeviceError(RuntimeError):
-    """The requested device kind or batch layout cannot be used on this machine."""
 
 
 def maybe_initialize_distributed() -> None:
@@ -101,7 +99,7 @@ class DataParallel:
         """This host's rows -> one global array sharded over the data axis."""
         return jax.make_array_from_process_local_data(self.batch, local)
 
-    def put_replicated(self, tree):  # noqa: ANN001, ANN201 - any pytree
+    def put_replicated(self, tree):
         return jax.device_put(tree, self.replicated)
 
 

@@ -7,7 +7,6 @@ import csv
 import json
 import logging
 import math
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from hsc_jax import atomic
 from hsc_jax.plots import save_confusion_png, save_roc_png
 
 log = logging.getLogger("hsc_jax.train")
@@ -85,9 +85,7 @@ def json_safe(value: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     """Write via a temporary file and rename, so readers never see half a file."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(json_safe(data), indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(json_safe(data), indent=2, sort_keys=False) + "\n")
 
 
 class Scalars:
@@ -141,7 +139,7 @@ def write_test_predictions(
 ) -> None:
     """`path, video_name, base_frame, label, logit, prob_smiling` per test example."""
     probs = sigmoid(logits)
-    with open(path, "w", newline="") as f:
+    with atomic.atomic_path(path) as temporary, open(temporary, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["path", "video_name", "base_frame", "label", "logit", "prob_smiling"])
         for p, label, logit, prob in zip(paths, labels, logits, probs, strict=True):

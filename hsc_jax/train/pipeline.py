@@ -14,14 +14,17 @@ from dataclasses import dataclass
 import grain
 import numpy as np
 
+from hsc_infer.labels import CLASS_NAMES
 from hsc_jax.data.resample import resample_indices
 from hsc_jax.train.augment import random_clahe
 
 log = logging.getLogger("hsc_jax.train")
 
 # Stream tags mixed into seeds so that data order and CLAHE never share random numbers.
-_ORDER_STREAM = 1
-_CLAHE_STREAM = 2
+ORDER_STREAM = 1
+CLAHE_STREAM = 2
+# How an epoch's order is drawn, as checkpoints record it (see plan_epoch).
+DATA_ORDER_RULE = f"resample_indices(labels, mode, default_rng([seed, {ORDER_STREAM}, epoch]))"
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def positive_weight(labels: np.ndarray) -> float:
     positives = int(np.sum(labels == 1))
     negatives = int(np.sum(labels == 0))
     if positives == 0 or negatives == 0:
-        missing = "smiling" if positives == 0 else "no_smiling"
+        missing = CLASS_NAMES[1] if positives == 0 else CLASS_NAMES[0]
         log.warning("the training samples have no %s example: pos_weight set to 1.0", missing)
         return 1.0
     return negatives / positives
@@ -58,7 +61,7 @@ def plan_epoch(
 ) -> EpochPlan:
     """Resample and shuffle for this epoch; the incomplete last batch is left out (it would
     change the step's shapes), and the order differs every epoch so nothing is always left."""
-    order = resample_indices(labels, mode, np.random.default_rng([seed, _ORDER_STREAM, epoch]))
+    order = resample_indices(labels, mode, np.random.default_rng([seed, ORDER_STREAM, epoch]))
     steps = len(order) // batch_size
     if max_steps is not None:
         steps = min(steps, max_steps)
@@ -85,7 +88,7 @@ def epoch_batches(
         index = plan.batches[step, rows]
         batch = images[index]
         if clahe_p > 0:
-            rng = np.random.default_rng([seed, _CLAHE_STREAM, plan.epoch, step, rows.start or 0])
+            rng = np.random.default_rng([seed, CLAHE_STREAM, plan.epoch, step, rows.start or 0])
             batch = random_clahe(batch, rng, clahe_p)
         return batch, labels[index]
 

@@ -119,7 +119,7 @@ def make_train_step(
     The state is donated; images and labels arrive sharded over the data axis.
     """
 
-    def train_step(state, images, labels, key, lr, pos_weight):  # noqa: ANN001, ANN202
+    def train_step(state, images, labels, key, lr, pos_weight):
         model, optimizer = nnx.merge(graphdef, state)
         x = augment_batch(images, key) if augment else images.astype(jnp.float32) * scaling.scale
         x = scaling.normalise(x)
@@ -147,34 +147,38 @@ def make_eval_step(
 ) -> Callable[[Any, jax.Array], jax.Array]:
     """`step(model_state, images_uint8) -> logits` in eval mode and float32 (what export sees)."""
 
-    def eval_step(model_state, images):  # noqa: ANN001, ANN202
+    def eval_step(model_state, images):
         model = nnx.merge(eval_graphdef, model_state)
         return model(scaling.from_uint8(images)).astype(jnp.float32)
 
     return jax.jit(eval_step, out_shardings=parallel.replicated)
 
 
-def predict_logits(
-    eval_step: Callable[[Any, jax.Array], jax.Array],
-    model_state: Any,
-    images: np.ndarray,
+def logits_in_batches(
+    forward: Callable[[np.ndarray], jax.Array],
+    inputs: np.ndarray,
     batch_size: int,
-    parallel: DataParallel,
     progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """Logits of every image (uint8 NHWC), in fixed-size batches so nothing recompiles; the
-    last batch is padded with zeros and the padding dropped."""
-    count = len(images)
+    """`forward(batch)` over `inputs` in batches of exactly `batch_size` rows, so the jitted
+    function compiles once: the last batch is padded with zeros and the padding dropped."""
+    count = len(inputs)
     out = np.empty((count,), np.float32)
-    rows = parallel.local_slice(batch_size)
     for start in range(0, count, batch_size):
-        chunk = images[start : start + batch_size]
-        if len(chunk) < batch_size:
-            pad = np.zeros((batch_size - len(chunk), *images.shape[1:]), images.dtype)
+        chunk = inputs[start : start + batch_size]
+        taken = len(chunk)
+        if taken < batch_size:
+            pad = np.zeros((batch_size - taken, *inputs.shape[1:]), inputs.dtype)
             chunk = np.concatenate([chunk, pad])
-        logits = eval_step(model_state, parallel.put_batch(chunk[rows]))
-        taken = min(batch_size, count - start)
-        out[start : start + taken] = np.asarray(logits)[:taken]
+        out[start : start + taken] = np.asarray(forward(chunk), dtype=np.float32)[:taken]
         if progress is not None:
             progress(taken)
     return out
+
+
+def jit_inference(model: nnx.Module) -> Callable[[np.ndarray], jax.Array]:
+    """The model in eval mode as one jitted function of a preprocessed float batch."""
+    model.eval()
+    graphdef, state = nnx.split(model)
+    forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
+    return lambda batch: forward(state, batch)

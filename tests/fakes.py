@@ -1,22 +1,12 @@
 """A tiny stand-in model for trainer tests: the same call contract as hsc_jax.models
-(float32 NHWC in [0, 1] -> (B,) logits, dropout RNG held inside), a few hundred parameters."""
+(float32 NHWC in [0, 1] -> (B,) logits, dropout RNG held inside), a few hundred parameters.
+
+Tests import it as `from fakes import ...` (tests/ is on sys.path)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import jax
 from flax import nnx
-
-# Every trainer test compiles the same small steps: a persistent compilation cache turns the
-# repeats into cache hits (it is read at the first compilation, so set it at import).
-if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-    jax.config.update(
-        "jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "hsc-jax-test-jit-cache")
-    )
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 class TinyModel(nnx.Module):
@@ -32,12 +22,12 @@ class TinyModel(nnx.Module):
         return self.head(x)[:, 0]  # (B,)
 
 
-def tiny_model_factory(model_config, image_size, seed=0, depthwise="auto"):  # noqa: ANN001, ANN201
+def tiny_model_factory(model_config, image_size, seed=0, depthwise="auto"):
     """Signature of hsc_jax.models.create_model."""
     return TinyModel(rngs=nnx.Rngs(seed))
 
 
-def tiny_config(data_root, output_dir, **overrides):  # noqa: ANN001, ANN003, ANN201
+def tiny_config(data_root, output_dir, **overrides):
     """A TrainConfig that trains in seconds: small batches, a 60/20/20 split."""
     from hsc_jax.train.config import TrainConfig
 

@@ -1,26 +1,65 @@
 """Does detect -> crop -> classify on a camera frame reproduce the crops a model was trained on?
 
 Known face crops (e.g. FERPlus test faces) are pasted into larger colour frames
-(`hsc_infer.testing.paste_face_in_frame`); the detector has to find each one, the contract turns
+(`paste_face_in_frame`); the detector has to find each one, the contract turns
 its box into a crop, and the classifier's decisions are compared with its decisions on the
 original crops. A contract whose crop kind, margin or colour mode does not match the training
-data shows up as a gap between the two F1 scores.
+data shows up as a gap between the two F1 scores. `scripts/check_face_path.py` runs it on the
+shipped models; tests/test_pathcheck.py imports this module with scripts/ on sys.path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+import cv2
 import numpy as np
 
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.crops import crop, crop_box
 from hsc_infer.detectors.base import Detector
-from hsc_infer.testing import paste_face_in_frame
 from hsc_infer.tracking import iou
 
 MIN_IOU = 0.3  # a detection overlapping the pasted face this much counts as finding it
+SKIN_TONES_BGR = ((0.72, 0.82, 1.0), (0.60, 0.72, 0.92), (0.45, 0.55, 0.70), (0.80, 0.86, 0.98))
+
+
+def paste_face_in_frame(
+    face: np.ndarray,
+    rng: np.random.Generator,
+    frame_size: tuple[int, int] = (480, 640),
+    side_range: tuple[int, int] = (110, 200),
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A colour BGR frame holding `face` (a grey or BGR face crop) and the pasted box.
+
+    The face is enlarged to a random side in `side_range`, tinted with a skin tone (so a colour
+    model and a grey one see different pixels) and placed at a random spot on a smooth random
+    colour gradient with mild noise: a stand-in for a camera frame around a known face.
+    """
+    h, w = frame_size
+    grey = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    side = int(rng.integers(side_range[0], side_range[1] + 1))
+    big = cv2.resize(grey, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    tone = np.asarray(SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32)
+    corners = rng.uniform(40, 220, size=(2, 2, 3)).astype(np.float32)
+    frame = cv2.resize(corners, (w, h), interpolation=cv2.INTER_LINEAR)
+    frame += rng.normal(0.0, 4.0, size=frame.shape).astype(np.float32)
+    x = int(rng.integers(0, w - side + 1))
+    y = int(rng.integers(0, h - side + 1))
+    frame[y : y + side, x : x + side] = big[..., None] * tone
+    return np.clip(frame, 0, 255).astype(np.uint8), (x, y, x + side, y + side)
+
+
+def leak_free_test_faces(path: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """(BGR uint8 faces, smiling labels) of a dataset's test split as the data layer builds it:
+    on FERPlus, `load_dataset` leaves out copies of train images and label conflicts, giving
+    the 2,904-face leak-free split. Needs the train extras (hsc_jax.data)."""
+    from hsc_jax.data.dataset import load_dataset
+
+    test = load_dataset(path).splits["test"]  # (N, 48, 48, 3) RGB
+    return [image[..., ::-1].copy() for image in test.images], test.labels == 1
 
 
 def f1_score(predicted: np.ndarray, labels: np.ndarray) -> float:

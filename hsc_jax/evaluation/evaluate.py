@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
-from flax import nnx
 
 from hsc_infer.contract import ModelContract, scale_batch
 from hsc_jax.data.dataset import load_dataset
+from hsc_jax.data.errors import DatasetError
+from hsc_jax.errors import ConfigError
 from hsc_jax.metrics import binary_metrics, f1_optimal_threshold
 from hsc_jax.plots import save_confusion_png, save_pr_png, save_roc_png
 from hsc_jax.train.outputs import bce, sigmoid, write_json
+from hsc_jax.train.step import jit_inference, logits_in_batches
 
 log = logging.getLogger("hsc_jax.train")
 
@@ -57,24 +58,10 @@ def _checkpoint_scores(
     from hsc_jax.train.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(checkpoint)
-    graphdef, state = nnx.split(loaded.model)
-
-    @jax.jit
-    def forward(state, x):  # noqa: ANN001, ANN202
-        return nnx.merge(graphdef, state)(x)
-
-    logits = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size]
-        count = len(chunk)
-        if count < batch_size:
-            chunk = np.concatenate(
-                [chunk, np.zeros((batch_size - count, *chunk.shape[1:]), chunk.dtype)]
-            )
-        logits.append(
-            np.asarray(forward(state, scale_batch(chunk, loaded.contract, "NHWC")))[:count]
-        )
-    logits = np.concatenate(logits) if logits else np.zeros((0,), np.float32)
+    infer = jit_inference(loaded.model)
+    logits = logits_in_batches(
+        lambda chunk: infer(scale_batch(chunk, loaded.contract, "NHWC")), images, batch_size
+    )
     return logits, sigmoid(logits)
 
 
@@ -90,9 +77,9 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Write metrics.json and confusion/ROC/PR figures to output_dir; returns the metrics."""
     if (checkpoint is None) == (onnx_model is None):
-        raise ValueError("give exactly one of --checkpoint and --model")
+        raise ConfigError("give exactly one of --checkpoint and --model")
     if split not in SPLIT_CHOICES:
-        raise ValueError(f"--split must be one of {SPLIT_CHOICES}, got {split!r}")
+        raise ConfigError(f"--split must be one of {SPLIT_CHOICES}, got {split!r}")
     default_split = default_split or SplitSettings()
     if checkpoint is not None:
         from hsc_jax.train.checkpoint import read_meta, resolve_checkpoint
@@ -121,7 +108,7 @@ def evaluate_model(
     images = np.concatenate([dataset.splits[n].images for n in names])
     labels = np.concatenate([dataset.splits[n].labels for n in names])
     if len(labels) == 0:
-        raise ValueError(f"the {split} split of {data_root} is empty; choose another --split")
+        raise DatasetError(f"the {split} split of {data_root} is empty; choose another --split")
 
     loss = None
     if classifier is not None:

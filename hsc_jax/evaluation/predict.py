@@ -12,14 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import jax
 import numpy as np
 from flax import nnx
 
 from hsc_infer.contract import ModelContract, preprocess
+from hsc_infer.labels import CLASS_NAMES, IMAGE_SUFFIXES
+from hsc_jax import atomic
+from hsc_jax.data.errors import DatasetError
 from hsc_jax.train.outputs import sigmoid
+from hsc_jax.train.step import jit_inference, logits_in_batches
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+PREPROCESS_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class Prediction:
 
 
 def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files as given, and PNG/JPEG files under directories (recursively, sorted)."""
+    """Files as given, and image files under directories (recursively, sorted)."""
     found: list[Path] = []
     for item in inputs:
         path = Path(item)
@@ -42,7 +45,8 @@ def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
             raise FileNotFoundError(f"input {path} does not exist")
     if not found:
         raise FileNotFoundError(
-            f"no PNG or JPEG images found in {', '.join(str(i) for i in inputs)}"
+            f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in "
+            f"{', '.join(str(i) for i in inputs)}"
         )
     return found
 
@@ -56,7 +60,7 @@ def read_crops(paths: Sequence[Path]) -> list[np.ndarray]:
             bad.append(str(path))
         crops.append(image)
     if bad:
-        raise ValueError(f"cannot decode {len(bad)} image(s): {', '.join(bad[:10])}")
+        raise DatasetError(f"cannot decode {len(bad)} image(s): {', '.join(bad[:10])}")
     return crops
 
 
@@ -64,25 +68,14 @@ def model_logits(
     model: nnx.Module, contract: ModelContract, crops_bgr: Sequence[np.ndarray], batch_size: int
 ) -> np.ndarray:
     """Logits of BGR crops of any size through the contract's preprocessing (eval mode)."""
-    model.eval()
-    graphdef, state = nnx.split(model)
-
-    @jax.jit
-    def forward(state, x):  # noqa: ANN001, ANN202
-        return nnx.merge(graphdef, state)(x)
-
-    out = []
-    for start in range(0, len(crops_bgr), batch_size):
-        batch = preprocess(
-            list(crops_bgr[start : start + batch_size]), contract, colour_order="bgr", layout="NHWC"
-        )
-        count = len(batch)
-        if count < batch_size:  # fixed shapes: one compilation for the whole run
-            batch = np.concatenate(
-                [batch, np.zeros((batch_size - count, *batch.shape[1:]), batch.dtype)]
-            )
-        out.append(np.asarray(forward(state, batch))[:count])
-    return np.concatenate(out).astype(np.float32)
+    infer = jit_inference(model)
+    out = [np.zeros((0,), np.float32)]
+    # Crops of any size are preprocessed a chunk at a time, so memory stays bounded.
+    for start in range(0, len(crops_bgr), PREPROCESS_CHUNK):
+        chunk = list(crops_bgr[start : start + PREPROCESS_CHUNK])
+        batch = preprocess(chunk, contract, colour_order="bgr", layout="NHWC")
+        out.append(logits_in_batches(infer, batch, batch_size))
+    return np.concatenate(out)
 
 
 def predict_files(
@@ -102,9 +95,7 @@ def predict_files(
 
 
 def write_predictions_csv(path: str | Path, predictions: Sequence[Prediction]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
+    with atomic.atomic_path(path) as temporary, open(temporary, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["path", "logit", "prob_smiling"])
         for p in predictions:
@@ -117,6 +108,6 @@ def format_table(predictions: Sequence[Prediction], threshold: float | None = No
     for p in predictions:
         mark = ""
         if threshold is not None:
-            mark = "  smiling" if p.prob_smiling >= threshold else "  no_smiling"
+            mark = "  " + CLASS_NAMES[int(p.prob_smiling >= threshold)]
         lines.append(f"{p.path:<{width}}  {p.logit:>9.4f}  {p.prob_smiling:>12.4f}{mark}")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
-"""Tiny ONNX models and media for tests and benchmarks (needs the `onnx` package, a dev tool).
+"""Test helpers: tiny ONNX models, synthetic frames and videos, the demo run without JAX.
 
-Nothing here is imported by the inference path; `onnx` is imported only when a builder runs.
+Tests import this as `from helpers import ...` (tests/ is on sys.path); `scripts/bench_infer.py`
+uses the builders too. `onnx` (a dev tool) is imported only when a builder runs.
 """
 
 from __future__ import annotations
@@ -143,49 +144,6 @@ def write_synthetic_video(
         writer.write(synthetic_frame(i, size))
     writer.release()
     return path
-
-
-def ferplus_leak_free_test(path: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
-    """FERPlus's leak-free test split as (BGR faces, smiling labels): test rows that are not
-    label conflicts and not byte copies of a train image (2,904 faces). Needs pandas."""
-    import pandas as pd
-
-    df = pd.read_parquet(
-        path, columns=["split", "md5", "label_conflict", "class_id", "image_bytes"]
-    )
-    train_md5 = set(df.loc[df.split == "train", "md5"])
-    test = df[(df.split == "test") & ~df.label_conflict & ~df.md5.isin(train_md5)]
-    faces = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in test.image_bytes]
-    return faces, test.class_id.to_numpy() == 1
-
-
-SKIN_TONES_BGR = ((0.72, 0.82, 1.0), (0.60, 0.72, 0.92), (0.45, 0.55, 0.70), (0.80, 0.86, 0.98))
-
-
-def paste_face_in_frame(
-    face: np.ndarray,
-    rng: np.random.Generator,
-    frame_size: tuple[int, int] = (480, 640),
-    side_range: tuple[int, int] = (110, 200),
-) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """A colour BGR frame holding `face` (a grey or BGR face crop) and the pasted box.
-
-    The face is enlarged to a random side in `side_range`, tinted with a skin tone (so a colour
-    model and a grey one see different pixels) and placed at a random spot on a smooth random
-    colour gradient with mild noise: a stand-in for a camera frame around a known face.
-    """
-    h, w = frame_size
-    grey = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
-    side = int(rng.integers(side_range[0], side_range[1] + 1))
-    big = cv2.resize(grey, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    tone = np.asarray(SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32)
-    corners = rng.uniform(40, 220, size=(2, 2, 3)).astype(np.float32)
-    frame = cv2.resize(corners, (w, h), interpolation=cv2.INTER_LINEAR)
-    frame += rng.normal(0.0, 4.0, size=frame.shape).astype(np.float32)
-    x = int(rng.integers(0, w - side + 1))
-    y = int(rng.integers(0, h - side + 1))
-    frame[y : y + side, x : x + side] = big[..., None] * tone
-    return np.clip(frame, 0, 255).astype(np.uint8), (x, y, x + side, y + side)
 
 
 # What hsc_infer must run without: the JAX training side.

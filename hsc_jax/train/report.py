@@ -1,0 +1,80 @@
+"""What a run says about itself: history entries, the per-epoch log line and summary.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+HISTORY_METRICS = ("loss", "accuracy", "precision", "recall", "f1")
+
+
+def history_entry(
+    epoch: int,
+    train: dict[str, Any],
+    val: dict[str, Any] | None,
+    lr: float,
+    timing: dict[str, Any],
+) -> dict[str, Any]:
+    """One epoch of history.json: headline metrics per split, the lr it ran at, its timing."""
+
+    def pick(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if metrics is None else {k: metrics[k] for k in HISTORY_METRICS}
+
+    return {"epoch": epoch, "train": pick(train), "val": pick(val), "lr": lr, "timing": timing}
+
+
+def epoch_line(
+    epoch: int,
+    epochs: int,
+    train: dict[str, Any],
+    val: dict[str, Any] | None,
+    lr: float,
+    timing: dict[str, Any],
+    improved: bool,
+    next_lr: float | None,
+) -> str:
+    """`epoch 3/10  train loss ... | val loss ...  lr ...  12.3s (80 img/s, data wait 1%)`."""
+    val_part = (
+        ""
+        if val is None
+        else f" | val loss {val['loss']:.4f} acc {val['accuracy']:.4f} f1 {val['f1']:.4f}"
+    )
+    wait = 100.0 * timing["data_wait_s"] / max(timing["epoch_time_s"], 1e-9)
+    return (
+        f"epoch {epoch}/{epochs}  train loss {train['loss']:.4f} acc {train['accuracy']:.4f} "
+        f"f1 {train['f1']:.4f}{val_part}  lr {lr:.3g}  {timing['epoch_time_s']:.1f}s "
+        f"({timing['images_per_s'] or 0.0:.0f} img/s, data wait {wait:.0f}%)"
+        + ("  * best" if improved else "")
+        + (f"  (lr -> {next_lr:.3g})" if next_lr is not None else "")
+    )
+
+
+def mean_or_none(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def timing_summary(timings: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean epoch time and throughput over the epochs of this invocation."""
+    measured = [t for t in timings if t["images_per_s"]]
+    return {
+        "epochs_this_run": len(timings),
+        "mean_epoch_time_s": mean_or_none([t["epoch_time_s"] for t in measured]),
+        "mean_images_per_s": mean_or_none([t["images_per_s"] for t in measured]),
+    }
+
+
+def best_summary(best_meta: dict[str, Any] | None) -> dict[str, Any]:
+    """The best checkpoint's headline: validation metrics when there are some, else train."""
+    best_metrics = (best_meta or {}).get("metrics") or {}
+    val_best = best_metrics.get("val")
+    train_best = best_metrics.get("train")
+    headline = val_best or train_best or {}
+    return {
+        "best_accuracy": headline.get("accuracy"),
+        "best_f1": headline.get("f1"),
+        "best_val_loss": None if val_best is None else val_best.get("loss"),
+        "best_val_metrics": val_best,
+        "best_train_metrics": train_best,
+        "best_threshold": (best_meta or {}).get("val_threshold"),
+    }

@@ -1,0 +1,114 @@
+"""The wheel holds the runtime packages and the shipped models, and nothing the tests or the
+scripts use alone (tiny-model builders, fakes, the face-path check)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import pytest
+from packaging.requirements import Requirement
+
+from hsc_infer.zoo import SHIPPED_MODELS
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("hsc_infer", "hsc_jax")
+# Modules that lived in the package once, or that a test or script might be tempted to ship.
+TEST_ONLY = {"testing.py", "pathcheck.py", "helpers.py", "fakes.py", "conftest.py", "face_path.py"}
+
+
+def build_requirements_met() -> bool:
+    """Whether this environment has pyproject's build-system.requires (setuptools >= 77 reads
+    the SPDX `license` string), so that the wheel can be built without fetching them."""
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    for text in requires:
+        requirement = Requirement(text)
+        try:
+            version = importlib.metadata.version(requirement.name)
+        except importlib.metadata.PackageNotFoundError:
+            return False
+        if not requirement.specifier.contains(version, prereleases=True):
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The project's wheel, built from a clean copy of the source (a `build/` or `*.egg-info`
+    left in the work tree can carry stale files into a wheel)."""
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    out = tmp_path_factory.mktemp("wheel")
+    command = [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-w", str(out), "-q"]
+    if build_requirements_met():
+        command.append("--no-build-isolation")  # else pip fetches the build backend once
+    result = subprocess.run(command, cwd=source, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (path,) = out.glob("hsc_jax-*.whl")
+    return path
+
+
+@pytest.fixture(scope="module")
+def names(wheel) -> set[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        return set(archive.namelist())
+
+
+def test_wheel_holds_only_the_runtime_packages(names):
+    tops = {PurePosixPath(name).parts[0] for name in names}
+    dist_info = {top for top in tops if top.endswith(".dist-info")}
+    assert tops - dist_info == set(PACKAGES)
+    assert len(dist_info) == 1
+
+
+def test_wheel_holds_no_test_only_module(names):
+    shipped = sorted(name for name in names if PurePosixPath(name).name in TEST_ONLY)
+    assert shipped == []
+    assert not any(name.startswith(("tests/", "scripts/")) for name in names)
+
+
+def test_wheel_holds_every_runtime_module_and_the_shipped_models(names):
+    modules = {
+        path.relative_to(ROOT).as_posix()
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert {"hsc_infer/classifier.py", "hsc_infer/demo.py", "hsc_jax/cli.py"} <= modules
+    assert modules <= names, sorted(modules - names)
+    models = {f"hsc_infer/models/{file}" for file in SHIPPED_MODELS.values()}
+    assert models <= names, sorted(models - names)
+
+
+def test_the_installed_wheel_runs_a_shipped_model(wheel, tmp_path):
+    """Unpacked on its own (the work tree off sys.path), hsc_infer finds its model by name."""
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    code = (
+        "import numpy as np, hsc_infer; from hsc_infer import SmileClassifier; "
+        f"assert hsc_infer.__file__.startswith({str(site)!r}), hsc_infer.__file__; "
+        "clf = SmileClassifier(); "
+        "p = clf.predict([np.full((48, 48, 3), 128, np.uint8)]); "
+        "assert p.shape == (1,) and 0 <= p[0] <= 1, p"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(site)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
