@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m hsc_infer.demo", description=__doc__.split("\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("-v", "--video", help="camera index or video file")
-    source.add_argument("-i", "--images_dir", help="folder of jpg/jpeg/png images (recursive)")
+    source.add_argument(
+        "-i", "--images_dir", help="folder of images (jpg, jpeg, png, bmp, webp; recursive)"
+    )
     p.add_argument("-m", "--model", default=None, help="DEIMv2 wholebody34 ONNX (default: Haar)")
     add_model_arguments(p)
     p.add_argument(

@@ -9,23 +9,20 @@ import cv2
 import numpy as np
 
 from hsc_infer.errors import MediaError
+from hsc_infer.labels import IMAGE_SUFFIXES
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
-DEMO_IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png"})  # the reference demo's set
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 
 
 def is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS
+    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
-def list_images(
-    directory: str | Path, extensions: Iterable[str] = DEMO_IMAGE_EXTENSIONS
-) -> list[Path]:
+def list_images(directory: str | Path, extensions: Iterable[str] = IMAGE_SUFFIXES) -> list[Path]:
     """Image files under `directory`, recursively, any letter case, sorted."""
     extensions = {e.lower() for e in extensions}
     root = Path(directory)
