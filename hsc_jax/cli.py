@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import click
 
 from hsc_infer.errors import USER_ERRORS
+from hsc_jax.devices import DEVICES
 
 # command name -> "module:attribute" of its click command
 COMMANDS = {
@@ -35,6 +36,18 @@ HELP = {
     "export": "Export a checkpoint to ONNX.",
     "exportonnx": "Alias of export.",
 }
+
+
+def device_option(command: Callable) -> Callable:
+    """`--device`, as `train` takes it, for the commands that run a model."""
+    return click.option(
+        "--device",
+        default="auto",
+        show_default=True,
+        type=click.Choice(DEVICES),
+        help="JAX backend: auto takes an accelerator when there is one; cuda/gpu without one "
+        "falls back to the CPU with a warning.",
+    )(command)
 
 
 @contextlib.contextmanager

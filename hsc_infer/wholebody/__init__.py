@@ -1,10 +1,10 @@
 """The DEIMv2 "wholebody34" detector's full output: 34 classes gated, attributes attached to
 their bodies, heads and hands, keypoints thinned and joined into bones, drawn and written as
-YOLO text. The reference demo's rendering, with its oddities fixed (see `rendering.md` in the
-specification and docs/architecture.md).
+YOLO text: the reference demo's rendering, with its oddities fixed (docs/wholebody.md lists
+them).
 
     parsed = parse_wholebody(rows, frame.shape, WholeBodySettings())
-    draw_wholebody(canvas, parsed, DrawSettings(), smile_of_head)
+    draw_wholebody(canvas, parsed, DrawSettings(), smiles_by_head_box)
 """
 
 from hsc_infer.wholebody.classes import CLASS_NAMES, KEYPOINT_IDS, WholeBodyClass

@@ -7,7 +7,7 @@ import json
 import click
 
 from hsc_infer.labels import IMAGE_SUFFIXES
-from hsc_jax.cli import user_errors
+from hsc_jax.cli import device_option, user_errors
 from hsc_jax.train.cli import training_options
 
 _SUFFIXES = ", ".join(sorted(s.lstrip(".") for s in IMAGE_SUFFIXES))
@@ -28,17 +28,20 @@ _INPUTS_HELP = (
 @click.argument("more_inputs", nargs=-1)
 @click.option("--output", default=None, help="CSV to write; a table is printed when omitted.")
 @click.option("--batch_size", default=64, show_default=True, type=click.IntRange(min=1))
+@device_option
 def predict(
     checkpoint: str,
     inputs: tuple[str, ...],
     more_inputs: tuple[str, ...],
     output: str | None,
     batch_size: int,
+    device: str,
 ) -> None:
     """Smile probability of each image: path, logit, prob_smiling."""
+    from hsc_jax.devices import on_device
     from hsc_jax.evaluation.predict import format_table, predict_files, write_predictions_csv
 
-    with user_errors():
+    with user_errors(), on_device(device):
         predictions = predict_files(checkpoint, [*inputs, *more_inputs], batch_size)
         if output:
             write_predictions_csv(output, predictions)

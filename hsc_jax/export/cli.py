@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hsc_jax.cli import user_errors
+from hsc_jax.cli import device_option, user_errors
 
 
 def _describe(report) -> str:
@@ -47,6 +47,7 @@ def _describe(report) -> str:
     help="Parquet dataset for int8 calibration and accuracy reports when the checkpoint's "
     "dataset is not reachable.",
 )
+@device_option
 def export(
     checkpoint: Path,
     output: Path,
@@ -55,6 +56,7 @@ def export(
     fp16: bool,
     int8: bool,
     calibration_data: Path | None,
+    device: str,
 ) -> None:
     """Export a checkpoint to ONNX (float32, verified against JAX, unless --fp16/--int8)."""
     if fp16 and int8:
@@ -64,20 +66,21 @@ def export(
             f"checkpoint {checkpoint} does not exist; pass a checkpoint folder "
             "(hsc_epoch_NNNN or hsc_best_...) or a run folder holding one"
         )
+    from hsc_jax.devices import on_device
     from hsc_jax.export.exporter import export_onnx
     from hsc_jax.train.checkpoint import load_checkpoint
 
-    with user_errors(f"cannot load checkpoint {checkpoint}: "):
-        loaded = load_checkpoint(checkpoint, depthwise="grouped")
-    common = dict(
-        model=loaded.model,
-        image_size=loaded.image_size,
-        contract=loaded.contract,
-        opset=opset,
-        threshold=threshold,
-        training_config=loaded.train_config,
-    )
-    with user_errors():
+    with user_errors(), on_device(device):
+        with user_errors(f"cannot load checkpoint {checkpoint}: "):
+            loaded = load_checkpoint(checkpoint, depthwise="grouped")
+        common = dict(
+            model=loaded.model,
+            image_size=loaded.image_size,
+            contract=loaded.contract,
+            opset=opset,
+            threshold=threshold,
+            training_config=loaded.train_config,
+        )
         if not (fp16 or int8):
             report = export_onnx(output=output, **common)
             click.echo(_describe(report))

@@ -33,6 +33,7 @@ from flax import nnx
 from hsc_infer.contract import ModelContract
 from hsc_infer.labels import CLASS_NAMES
 from hsc_jax import atomic
+from hsc_jax.devices import default_device
 from hsc_jax.errors import CheckpointError
 
 log = logging.getLogger("hsc_jax.train")
@@ -301,7 +302,7 @@ def load_checkpoint(
         lambda: factory(model_config, image_size=image_size, seed=0, depthwise=depthwise)
     )
     graphdef, template = nnx.split(abstract)
-    sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    sharding = jax.sharding.SingleDeviceSharding(default_device())
     state = restore_into(path / MODEL_DIR, template, sharding)
     model = nnx.merge(graphdef, state)
     model.eval()

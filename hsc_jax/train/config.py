@@ -19,9 +19,9 @@ from typing import Any
 
 from hsc_jax.data.images import parse_image_size
 from hsc_jax.data.resample import RESAMPLING_MODES
+from hsc_jax.devices import DEVICES
 from hsc_jax.errors import ConfigError
 
-DEVICES = ("auto", "cpu", "gpu", "cuda", "tpu")
 NAMED_SIZE_KEYS = ("p", "n", "t", "s", "c", "m", "l")
 # hsc_jax.models.config's ARCH_VARIANTS and HEAD_VARIANTS, repeated so that reading the training
 # flags does not import the model code (and JAX); a test checks that they agree.
