@@ -78,15 +78,11 @@ def flops_per_image(model, batch: int, image_size) -> float:
     return float(cost.get("flops", float("nan"))) / batch
 
 
-def bench(
-    config: ModelConfig,
-    batch: int,
-    steps: int,
-    warmup: int,
-    depthwise: str,
-    image_size,
-    parallel: DataParallel,
+def real_train_step(
+    config: ModelConfig, batch: int, depthwise: str, image_size, parallel: DataParallel
 ):
+    """(model, params, one-step closure, state holder): the step `hsc-jax train` runs, as
+    Trainer.setup builds it, on one fixed batch of random uint8 images."""
     model = create_model(config, image_size=image_size, seed=0, depthwise=depthwise)
     params = count_parameters(model)
     rng = np.random.default_rng(0)
@@ -103,27 +99,45 @@ def bench(
     model.train()
     graphdef, state = nnx.split((model, optimizer))
     model.eval()
-    eval_graphdef = nnx.graphdef(model)
     scaling = InputScaling.from_contract(ModelContract(input_size=image_size))
     train_step = make_train_step(graphdef, scaling, parallel)
-    eval_step = make_eval_step(eval_graphdef, scaling, parallel)
-    holder = [parallel.put_replicated(state), 0]
+    holder = {"state": parallel.put_replicated(state), "step": 0}
 
-    def train_once():
-        step = holder[1]
-        holder[0], m = train_step(
-            holder[0], images, labels, jax.random.fold_in(key, step), lr, pos_weight
+    def train_once() -> None:
+        step = holder["step"]
+        holder["state"], m = train_step(
+            holder["state"], images, labels, jax.random.fold_in(key, step), lr, pos_weight
         )
-        holder[1] = step + 1
+        holder["step"] = step + 1
         jax.block_until_ready(m["loss"])
 
+    train_once.lowered = lambda: train_step.lower(  # for HLO inspection
+        holder["state"], images, labels, key, lr, pos_weight
+    )
+    return model, params, train_once, holder, (graphdef, images, scaling)
+
+
+def bench(
+    config: ModelConfig,
+    batch: int,
+    steps: int,
+    warmup: int,
+    depthwise: str,
+    image_size,
+    parallel: DataParallel,
+):
+    model, params, train_once, holder, (graphdef, images, scaling) = real_train_step(
+        config, batch, depthwise, image_size, parallel
+    )
     t0 = time.perf_counter()
     train_once()
     compile_s = time.perf_counter() - t0
     train_s = timed(train_once, steps, warmup)
 
     # The donated state left the first model's arrays behind: carry on with the trained one.
-    model = nnx.merge(graphdef, holder[0])[0]
+    model = nnx.merge(graphdef, holder["state"])[0]
+    model.eval()
+    eval_step = make_eval_step(nnx.graphdef(model), scaling, parallel)
     model_state = nnx.state(model)
     eval_s = timed(lambda: eval_step(model_state, images).block_until_ready(), steps, warmup)
     return params, batch / train_s, batch / eval_s, compile_s, model
