@@ -6,6 +6,8 @@ Runs in its own environment (never imported by hsc_jax), to compare train-step s
     /tmp/torchenv/bin/python scripts/bench_torch_reference.py --batch 256 --steps 10
 
 Prints img/s for a train step (forward, backward, AdamW) and eval, NCHW and channels_last.
+`--profile N` instead prints the top N operators of the channels_last train step by self CPU
+time (torch.profiler), the counterpart of scripts/profile_step.py.
 """
 
 from __future__ import annotations
@@ -98,6 +100,39 @@ def bench(model, x, y, steps: int, warmup: int) -> tuple[float, float]:
     return train, steps * x.shape[0] / (time.perf_counter() - start)
 
 
+def profile(model, x, y, steps: int, top: int) -> None:
+    """Top operators of the train step by self CPU time, as a markdown table."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
+    loss_fn = nn.BCEWithLogitsLoss()
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    start = time.perf_counter()
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    step_ms = 1000 * (time.perf_counter() - start) / steps
+    print(f"channels_last train step: {step_ms:.0f} ms under the profiler, batch {x.shape[0]}")
+    print("| # | operator | ms/step | % of step | calls/step |")
+    print("|---:|---|---:|---:|---:|")
+    ranked = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:top]
+    for rank, event in enumerate(ranked, 1):
+        ms = event.self_cpu_time_total / 1000 / steps
+        print(
+            f"| {rank} | {event.key} | {ms:.1f} | {100 * ms / step_ms:.1f} | "
+            f"{event.count // steps} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=256)
@@ -105,11 +140,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--num_blocks", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--profile", type=int, default=0, help="print the top N operators")
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
     x = torch.rand(args.batch, 3, 48, 48)
     y = (torch.rand(args.batch) > 0.5).float()
+    if args.profile:
+        model = Net(num_blocks=args.num_blocks).to(memory_format=torch.channels_last)
+        xs = x.contiguous(memory_format=torch.channels_last)
+        profile(model, xs, y, args.steps, args.profile)
+        return
     for layout in ("nchw", "channels_last"):
         for _ in range(args.repeats):
             model = Net(num_blocks=args.num_blocks)
