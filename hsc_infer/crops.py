@@ -8,13 +8,12 @@ box is about 1.6x the face box on each side and its centre sits about 0.1 face h
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from hsc_infer.contract import ModelContract
-from hsc_infer.detectors.base import Box, Detection
+from hsc_infer.detectors.base import Box, Detection, clamp_box
 
 FACE_TO_HEAD_SCALE = 1.6  # head side / face side, both axes
 FACE_TO_HEAD_SHIFT_UP = 0.1  # head centre above face centre, in face heights
@@ -49,18 +48,6 @@ def add_margin(box: Sequence[float], margin: float) -> tuple[float, float, float
     return x1 - dx, y1 - dy, x2 + dx, y2 + dy
 
 
-def clamp_box(box: Sequence[float], frame_shape: Sequence[int]) -> Box:
-    """Integer pixel box covering `box` (floor the start, ceil the end), inside the frame."""
-    h, w = frame_shape[:2]
-    x1, y1, x2, y2 = box
-    return (
-        min(max(math.floor(x1), 0), w),
-        min(max(math.floor(y1), 0), h),
-        min(max(math.ceil(x2), 0), w),
-        min(max(math.ceil(y2), 0), h),
-    )
-
-
 def crop_box(detection: Detection, contract: ModelContract, frame_shape: Sequence[int]) -> Box:
     """The pixel box to crop for `contract`: converted to its crop kind, margin added, clamped."""
     box: Sequence[float] = detection.box
@@ -71,6 +58,9 @@ def crop_box(detection: Detection, contract: ModelContract, frame_shape: Sequenc
     if contract.crop_margin > 0:
         box = add_margin(box, contract.crop_margin)
     return clamp_box(box, frame_shape)
+
+
+__all__ = ["add_margin", "clamp_box", "crop", "crop_box", "face_to_head", "head_to_face"]
 
 
 def is_empty(box: Box) -> bool:

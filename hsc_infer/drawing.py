@@ -25,10 +25,12 @@ def focal_length_px(image_width: int, horizontal_fov_deg: float) -> float:
     return image_width / (2 * math.tan(fov / 2))
 
 
-def head_distance_m(box_width: int, image_width: int, horizontal_fov_deg: float = 90) -> float:
-    return (
-        AVERAGE_HEAD_WIDTH_M * focal_length_px(image_width, horizontal_fov_deg) / max(1, box_width)
-    )
+def head_distance_m(
+    head_width_px: float, image_width: int, horizontal_fov_deg: float = 90
+) -> float:
+    """Pinhole distance of a head `head_width_px` wide (a head box's width, not a face's)."""
+    focal = focal_length_px(image_width, horizontal_fov_deg)
+    return AVERAGE_HEAD_WIDTH_M * focal / max(1.0, head_width_px)
 
 
 def outlined_text(
@@ -77,16 +79,21 @@ def draw_head(
         outlined_text(image, f"ID: {head.track_id}", (max(x1, 0), below), colour)
         below = min(below + 20, h - 5)
     if horizontal_fov is not None:
-        distance = head_distance_m(x2 - x1, w, horizontal_fov)
+        distance = head_distance_m(head.head_width, w, horizontal_fov)
         outlined_text(image, f"{distance:.2f} m", (max(x1, 0), below), colour)
 
 
-def draw_stats(image: np.ndarray, fps: float, result: FrameResult) -> None:
+def draw_stats(
+    image: np.ndarray, fps: float, result: FrameResult, stages: str | None = None
+) -> None:
+    """Top left: model latency and FPS, then each stage's ms of the last frame when given."""
     total = result.detector_ms + result.classifier_ms
-    lines = (
+    lines = [
         f"{total:.1f} ms  FPS {fps:.1f}",
         f"det {result.detector_ms:.1f} ms  cls {result.classifier_ms:.1f} ms",
-    )
+    ]
+    if stages:
+        lines[1] = stages + " ms"
     for i, line in enumerate(lines):
         outlined_text(image, line, (10, 25 + 24 * i), (0, 0, 255), 0.6)
 
@@ -99,13 +106,14 @@ def draw_frame(
     show_ids: bool = True,
     horizontal_fov: float | None = 90,
     face_mosaic: bool = False,
+    stages: str | None = None,
 ) -> np.ndarray:
-    """Annotate `image` in place and return it."""
+    """Annotate `image` in place and return it. `stages`: the per-stage line for the overlay."""
     if face_mosaic:
         for head in result.heads:
             mosaic(image, face_region(head))
     for head in result.heads:
         draw_head(image, head, line_width, show_ids, horizontal_fov)
     if fps is not None:
-        draw_stats(image, fps, result)
+        draw_stats(image, fps, result, stages)
     return image

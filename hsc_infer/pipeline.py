@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from hsc_infer.classifier import SmileClassifier
-from hsc_infer.crops import crop, crop_box, is_empty
+from hsc_infer.contract import CropKind
+from hsc_infer.crops import crop, crop_box, face_to_head, is_empty
 from hsc_infer.detectors.base import Box, Detection, Detector
+from hsc_infer.motion import BoxCarrier
 from hsc_infer.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE, TrackSmoother
 from hsc_infer.tracking import IouTracker
 
@@ -21,19 +23,45 @@ SMILING_LABEL = "Smiling"
 
 @dataclass(frozen=True, slots=True)
 class HeadResult:
-    detection: Detection  # what the detector found
+    detection: Detection  # what the detector found (or its box carried to this frame)
     box: Box  # the crop fed to the classifier (pixels)
     prob: float  # smile probability
     smiling: bool  # this frame: prob >= threshold
     track_id: int | None  # None when tracking is off
     label: str  # smoothed: "Smiling" or ""
+    kind: CropKind = "head"  # what `box` holds: the model contract's crop kind
+
+    @property
+    def head_width(self) -> float:
+        """The head's width in pixels from the detection, whatever the crop is: a head box's
+        own width, or the head a face box implies (the crop may be a face cut from a head box,
+        or a head grown from a face box; its width is not the head's)."""
+        box = self.detection.box
+        if self.detection.kind == "face":
+            box = face_to_head(box)
+        return float(box[2] - box[0])
 
 
 @dataclass(frozen=True, slots=True)
 class FrameResult:
     heads: tuple[HeadResult, ...]
-    detector_ms: float
+    detector_ms: float  # 0 on a frame whose boxes were carried from the last detector run
     classifier_ms: float
+    tracking_ms: float = 0.0  # tracking, smoothing and carrying boxes between detector runs
+    detected: bool = True  # False: the detector skipped this frame (`detect_every`)
+
+
+def classify_detections(
+    frame: np.ndarray, detections: list[Detection], classifier: SmileClassifier
+) -> tuple[list[Detection], list[Box], np.ndarray, float]:
+    """Detections with a non-empty crop, their crop boxes, probabilities (one batch), and the
+    classifier's ms (cropping and preprocessing included)."""
+    start = time.perf_counter()
+    boxes = [crop_box(d, classifier.contract, frame.shape) for d in detections]
+    kept = [(d, b) for d, b in zip(detections, boxes, strict=True) if not is_empty(b)]
+    probs = classifier.predict([crop(frame, b) for _, b in kept])
+    classifier_ms = (time.perf_counter() - start) * 1000
+    return [d for d, _ in kept], [b for _, b in kept], probs, classifier_ms
 
 
 def detect_and_classify(
@@ -43,19 +71,17 @@ def detect_and_classify(
     start = time.perf_counter()
     detections = detector(frame)
     detector_ms = (time.perf_counter() - start) * 1000
-    boxes = [crop_box(d, classifier.contract, frame.shape) for d in detections]
-    kept = [(d, b) for d, b in zip(detections, boxes, strict=True) if not is_empty(b)]
-    start = time.perf_counter()
-    probs = classifier.predict([crop(frame, b) for _, b in kept])
-    classifier_ms = (time.perf_counter() - start) * 1000
-    return [d for d, _ in kept], [b for _, b in kept], probs, detector_ms, classifier_ms
+    kept, boxes, probs, classifier_ms = classify_detections(frame, detections, classifier)
+    return kept, boxes, probs, detector_ms, classifier_ms
 
 
 class HeadSmilePipeline:
     """Per-frame results with track ids and smoothed labels.
 
     With tracking off (or for unrelated still images) there is no history to smooth, so the
-    label follows the per-frame state.
+    label follows the per-frame state. `detect_every` N > 1 runs the detector on every Nth
+    frame only and, in between, carries its boxes with the image motion (`motion.BoxCarrier`);
+    every frame is still classified. It needs tracking on (frames of one video).
     """
 
     def __init__(
@@ -65,23 +91,49 @@ class HeadSmilePipeline:
         tracking: bool = True,
         long_history: int = LONG_HISTORY_SIZE,
         short_history: int = SHORT_HISTORY_SIZE,
+        detect_every: int = 1,
     ) -> None:
+        if detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {detect_every}")
         self.detector = detector
         self.classifier = classifier
         self.tracking = tracking
+        self.detect_every = detect_every
         self.tracker = IouTracker()
         self.smoother = TrackSmoother(long_history, short_history)
+        self.carrier = BoxCarrier()
+        self._since_detection = 0
 
     def set_tracking(self, enabled: bool) -> None:
         if enabled != self.tracking:
             self.tracker.reset()
             self.smoother.reset()
+            self._since_detection = 0
         self.tracking = enabled
 
+    def _detections(self, frame: np.ndarray) -> tuple[list[Detection], float, float, bool]:
+        """(detections, detector ms, carrying ms, whether the detector ran)."""
+        carry = self.tracking and self.detect_every > 1
+        if carry and 0 < self._since_detection < self.detect_every:
+            self._since_detection += 1
+            start = time.perf_counter()
+            detections = self.carrier.carry(frame)
+            return detections, 0.0, (time.perf_counter() - start) * 1000, False
+        start = time.perf_counter()
+        detections = self.detector(frame)
+        detector_ms = (time.perf_counter() - start) * 1000
+        carry_ms = 0.0
+        if carry:
+            start = time.perf_counter()
+            self.carrier.reset(frame, detections)
+            carry_ms = (time.perf_counter() - start) * 1000
+            self._since_detection = 1
+        return detections, detector_ms, carry_ms, True
+
     def __call__(self, frame: np.ndarray) -> FrameResult:
-        detections, boxes, probs, detector_ms, classifier_ms = detect_and_classify(
-            frame, self.detector, self.classifier
-        )
+        found, detector_ms, carry_ms, detected = self._detections(frame)
+        detections, boxes, probs, classifier_ms = classify_detections(frame, found, self.classifier)
+        start = time.perf_counter()
         smiling = [bool(p >= self.classifier.threshold) for p in probs]
         if self.tracking:
             # Track on the detector's boxes: they are what stays consistent between frames.
@@ -94,10 +146,12 @@ class HeadSmilePipeline:
         else:
             labels = [SMILING_LABEL if s else "" for s in smiling]
             track_ids = [None] * len(detections)
+        kind = self.classifier.contract.crop_kind
         heads = tuple(
-            HeadResult(d, b, float(p), s, t, lab)
+            HeadResult(d, b, float(p), s, t, lab, kind)
             for d, b, p, s, t, lab in zip(
                 detections, boxes, probs, smiling, track_ids, labels, strict=True
             )
         )
-        return FrameResult(heads, detector_ms, classifier_ms)
+        tracking_ms = carry_ms + (time.perf_counter() - start) * 1000
+        return FrameResult(heads, detector_ms, classifier_ms, tracking_ms, detected)

@@ -158,8 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(p)
     p.add_argument("--threshold", type=float, default=None, help="override the model's threshold")
     p.add_argument("--detect", action="store_true", help="find heads in images too")
-    p.add_argument("-m", "--model", default=None, help="DEIMv2 detector ONNX (default: Haar)")
-    p.add_argument("-ost", "--object_score_threshold", type=float, default=0.35)
+    p.add_argument(
+        "-m",
+        "--model",
+        default=None,
+        help="detector: yunet, haar or a DEIMv2 wholebody34 ONNX (default: yunet where the "
+        "yuface wheel installs, else haar)",
+    )
+    p.add_argument(
+        "-ost",
+        "--object_score_threshold",
+        type=float,
+        default=None,
+        help="detector score threshold (default: the detector's own)",
+    )
     p.add_argument(
         "-o",
         "--output",

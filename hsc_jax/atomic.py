@@ -18,8 +18,10 @@ from pathlib import Path
 STALE_TEMPORARY = re.compile(r"\.(tmp|old)-\d+$")
 
 
-def temporary_sibling(target: Path) -> Path:
-    return target.with_name(f"{target.name}.tmp-{os.getpid()}")
+def temporary_sibling(target: Path, token: int | None = None) -> Path:
+    """`<target>.tmp-<token>`; the token is this process's pid unless several processes write
+    one target together and agree on another number."""
+    return target.with_name(f"{target.name}.tmp-{os.getpid() if token is None else token}")
 
 
 @contextmanager
@@ -30,12 +32,12 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_sibling(target)
-    _remove(temporary)
+    remove(temporary)
     try:
         yield temporary
-        _replace(temporary, target)
+        replace(temporary, target)
     finally:
-        _remove(temporary)
+        remove(temporary)
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
@@ -59,23 +61,25 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
         return []
     stale = [p for p in folder.iterdir() if STALE_TEMPORARY.search(p.name)]
     for path in stale:
-        _remove(path)
+        remove(path)
     return stale
 
 
-def _replace(temporary: Path, target: Path) -> None:
+def replace(temporary: Path, target: Path) -> None:
+    """Move a finished temporary file or folder into place (swapping out an existing folder)."""
     if target.is_dir() and not target.is_symlink():
         # os.replace cannot overwrite a non-empty folder: swap it out first.
         old = target.with_name(f"{target.name}.old-{os.getpid()}")
-        _remove(old)
+        remove(old)
         os.replace(target, old)
         os.replace(temporary, target)
-        _remove(old)
+        remove(old)
     else:
         os.replace(temporary, target)
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
+    """Delete a file or folder if it is there."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:

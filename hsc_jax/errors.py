@@ -21,6 +21,15 @@ class DeviceError(HscError, RuntimeError):
     """The requested device or device count is not available."""
 
 
+class DistributedError(HscError, RuntimeError):
+    """A multi-process run cannot start or go on: a join setting, an unreachable coordinator,
+    processes that disagree on the config or the data."""
+
+
+class PeerLostError(DistributedError):
+    """Another process of a multi-process run went away mid-run."""
+
+
 class ExportMismatchError(HscError, RuntimeError):
     """The exported ONNX model does not compute what the JAX model computes."""
 
@@ -30,7 +39,9 @@ __all__ = [
     "ConfigError",
     "ContractError",
     "DeviceError",
+    "DistributedError",
     "ExportMismatchError",
     "HscError",
+    "PeerLostError",
     "ResumeError",
 ]

@@ -3,8 +3,10 @@ the crops the shipped models were trained on?
 
     .venv/bin/python scripts/check_face_path.py                       # shipped models, all faces
     .venv/bin/python scripts/check_face_path.py --models s my.onnx --margins 0 0.1 0.2
+    .venv/bin/python scripts/check_face_path.py --detector haar
 
-Prints, per model: faces found by the Haar face detector, the detected box side relative to the
+Pastes the faces on smooth colour gradients (real backgrounds: scripts/bench_face_path.py).
+Prints, per model: faces found by the detector (default: the demo's), the detected box side relative to the
 pasted face, F1 on the original crops and F1 through frame -> detector -> crop -> classifier
 (a missed face counts as "not smiling"), at the model's threshold; and both F1 again on the
 found faces alone, which isolates how well the crop matches the training crops. The faces are
@@ -21,7 +23,7 @@ from pathlib import Path
 from face_path import check_pasted_faces, leak_free_test_faces
 
 from hsc_infer import SmileClassifier
-from hsc_infer.detectors import HaarFaceDetector
+from hsc_infer.detectors import DETECTOR_NAMES, load_detector
 from hsc_infer.zoo import SHIPPED_MODELS
 
 FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
@@ -34,12 +36,16 @@ def main() -> None:
     parser.add_argument("--margins", nargs="+", type=float, default=None, help="crop margins")
     parser.add_argument("--limit", type=int, default=None, help="first N test faces only")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--detector", choices=DETECTOR_NAMES, default=None, help="default: demo's")
     args = parser.parse_args()
 
     faces, labels = leak_free_test_faces(args.data)
     faces, labels = faces[: args.limit], labels[: args.limit]
-    detector = HaarFaceDetector()
-    print(f"{len(faces)} leak-free FERPlus test faces in 640x480 colour frames, Haar face detector")
+    detector = load_detector(args.detector)
+    print(
+        f"{len(faces)} leak-free FERPlus test faces in 640x480 colour frames, "
+        f"{type(detector).__name__}"
+    )
     for model in args.models:
         classifier = SmileClassifier(model)
         start = time.perf_counter()

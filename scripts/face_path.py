@@ -10,7 +10,7 @@ shipped models; tests/test_pathcheck.py imports this module with scripts/ on sys
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -137,3 +137,249 @@ def check_pasted_faces(
         f1_direct_found=f1_score(direct[found], labels[found]),
         f1_path_found=f1_path_found,
     )
+
+
+# --- Frames from real photographs (scripts/bench_face_path.py, scripts/bench_demo.py) ---
+
+# scikit-image's bundled photographs (BSD) that hold no face: brick, grass, gravel, a cat, a
+# rocket, printed pages, coffee, coins, a horse, a motorbike, stars, the moon, a clock, a retina,
+# stained tissue. The astronaut photograph holds the one real face in context; camera.png (a
+# man in profile, unlabelled) is left out so that every face in a frame has a true box.
+BACKGROUNDS = (
+    "brick",
+    "grass",
+    "gravel",
+    "chelsea",
+    "rocket",
+    "page",
+    "text",
+    "coffee",
+    "coins",
+    "horse",
+    "motorcycle_left",
+    "hubble_deep_field",
+    "moon",
+    "clock_motion",
+    "retina",
+    "ihc",
+)
+ASTRONAUT = "astronaut"
+# Her face box in astronaut.png (512x512): the box OpenCV's Haar cascades draw (all three agree
+# within 3 px), i.e. the FER-style face box, brows to chin. She is smiling.
+ASTRONAUT_FACE = (177, 66, 272, 161)
+
+
+def skimage_photos(names: Sequence[str] = (*BACKGROUNDS, ASTRONAUT)) -> dict[str, np.ndarray]:
+    """BGR uint8 photographs from scikit-image's data folder (a dev dependency)."""
+    from skimage import data
+
+    folder = Path(data.__file__).resolve().parent
+    photos = {}
+    for name in names:
+        (path,) = [p for p in folder.glob(f"{name}.*") if p.suffix in (".png", ".jpg")]
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(f"cannot read scikit-image photograph {path}")
+        photos[name] = image
+    return photos
+
+
+def background_frame(
+    photo: np.ndarray, rng: np.random.Generator, frame_size: tuple[int, int] = (480, 640)
+) -> np.ndarray:
+    """A random window of `photo` (half to all of its shorter side) stretched to the frame,
+    mirrored half the time: many different backgrounds from a few photographs."""
+    h, w = frame_size
+    ph, pw = photo.shape[:2]
+    aspect = w / h
+    win_h = int(rng.uniform(0.5, 1.0) * min(ph, pw / aspect))
+    win_w = int(win_h * aspect)
+    y = int(rng.integers(0, ph - win_h + 1))
+    x = int(rng.integers(0, pw - win_w + 1))
+    frame = cv2.resize(photo[y : y + win_h, x : x + win_w], (w, h), interpolation=cv2.INTER_LINEAR)
+    return frame[:, ::-1].copy() if rng.random() < 0.5 else frame
+
+
+def paste_face(
+    frame: np.ndarray, face: np.ndarray, box: tuple[int, int, int, int], tone: np.ndarray
+) -> None:
+    """Paste a grey or BGR face crop into `frame` at `box` (in place): enlarged, tinted with a
+    skin tone, its outer 5 % blended into the background so the square's edge is not a cue."""
+    x1, y1, x2, y2 = box
+    side = x2 - x1
+    grey = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    big = cv2.resize(grey, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    ramp = np.clip(np.minimum(np.arange(side), np.arange(side)[::-1]) / (0.05 * side), 0, 1)
+    alpha = np.minimum.outer(ramp, ramp)[..., None].astype(np.float32)
+    region = frame[y1:y2, x1:x2].astype(np.float32)
+    blended = alpha * big[..., None] * tone + (1 - alpha) * region
+    frame[y1:y2, x1:x2] = np.clip(blended, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class BenchFrame:
+    image: np.ndarray  # (480, 640, 3) BGR
+    boxes: tuple[tuple[int, int, int, int], ...]  # true face boxes (the pasted crops)
+    smiling: tuple[bool, ...]  # per face
+    crops: tuple[np.ndarray, ...]  # per face: the original crop, for the direct decision
+    background: str
+
+
+def _free_box(
+    rng: np.random.Generator,
+    taken: list[tuple[int, int, int, int]],
+    side: int,
+    frame_size: tuple[int, int],
+) -> tuple[int, int, int, int] | None:
+    h, w = frame_size
+    for _ in range(50):
+        x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+        box = (x, y, x + side, y + side)
+        # Keep faces apart (a gap of a tenth of a side) so each true box has its own detection.
+        gap = side // 10
+        if all(
+            box[0] >= t[2] + gap
+            or t[0] >= box[2] + gap
+            or box[1] >= t[3] + gap
+            or t[1] >= box[3] + gap
+            for t in taken
+        ):
+            return box
+    return None
+
+
+def astronaut_frame(
+    photo: np.ndarray,
+    background: np.ndarray,
+    side: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]:
+    """The astronaut photograph scaled so her face is `side` px, placed at a random spot of a
+    frame over `background`. Returns (frame, face box, her face crop)."""
+    h, w = background.shape[:2]
+    fx1, fy1, fx2, fy2 = ASTRONAUT_FACE
+    scale = side / (fx2 - fx1)
+    big = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    face = (round(fx1 * scale), round(fy1 * scale))
+    face = (face[0], face[1], face[0] + side, face[1] + side)
+    # Where the face lands in the frame; the photograph's offset follows from it.
+    x = int(rng.integers(0, w - side + 1))
+    y = int(rng.integers(0, h - side + 1))
+    ox, oy = x - face[0], y - face[1]
+    frame = background.copy()
+    bx1, by1 = max(0, ox), max(0, oy)
+    bx2, by2 = min(w, ox + big.shape[1]), min(h, oy + big.shape[0])
+    frame[by1:by2, bx1:bx2] = big[by1 - oy : by2 - oy, bx1 - ox : bx2 - ox]
+    box = (x, y, x + side, y + side)
+    return frame, box, frame[y : y + side, x : x + side].copy()
+
+
+def compose_frames(
+    faces: Sequence[np.ndarray],
+    labels: np.ndarray,
+    photos: dict[str, np.ndarray],
+    count: int,
+    seed: int = 0,
+    frame_size: tuple[int, int] = (480, 640),
+    side_range: tuple[int, int] = (60, 220),
+    empty_share: float = 0.2,
+    astronaut_share: float = 0.1,
+    max_faces: int = 2,
+) -> list[BenchFrame]:
+    """`count` frames over the photographs: `empty_share` hold no face, `astronaut_share` hold
+    the astronaut (her real face in context, smiling), the rest 1..`max_faces` FERPlus faces,
+    each a distinct face drawn in order from `faces`, at a side in `side_range`."""
+    rng = np.random.default_rng(seed)
+    names = [n for n in BACKGROUNDS if n in photos]
+    next_face = 0
+    frames = []
+    for _ in range(count):
+        name = names[int(rng.integers(len(names)))]
+        image = background_frame(photos[name], rng, frame_size)
+        draw = rng.random()
+        boxes, smiling, crops = [], [], []
+        if draw < empty_share:
+            pass
+        elif draw < empty_share + astronaut_share and ASTRONAUT in photos:
+            side = int(rng.integers(side_range[0], side_range[1] + 1))
+            image, box, face = astronaut_frame(photos[ASTRONAUT], image, side, rng)
+            boxes, smiling, crops = [box], [True], [face]
+            name = f"{ASTRONAUT} over {name}"
+        else:
+            for _ in range(int(rng.integers(1, max_faces + 1))):
+                side = int(rng.integers(side_range[0], side_range[1] + 1))
+                box = _free_box(rng, boxes, side, frame_size)
+                if box is None:
+                    continue
+                tone = np.asarray(SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32)
+                index = next_face % len(faces)
+                next_face += 1
+                paste_face(image, faces[index], box, tone)
+                boxes.append(box)
+                smiling.append(bool(labels[index]))
+                crops.append(faces[index])
+        frames.append(BenchFrame(image, tuple(boxes), tuple(smiling), tuple(crops), name))
+    return frames
+
+
+@dataclass(frozen=True)
+class ClipTruth:
+    boxes: tuple[tuple[int, int, int, int], ...]  # per face in this frame
+    smiling: tuple[bool, ...]
+
+
+def compose_clip(
+    faces: Sequence[np.ndarray],
+    labels: np.ndarray,
+    photos: dict[str, np.ndarray],
+    segments: int = 5,
+    segment_frames: int = 60,
+    seed: int = 0,
+    frame_size: tuple[int, int] = (480, 640),
+    side_range: tuple[int, int] = (60, 220),
+    max_speed: float = 4.0,
+) -> Iterator[tuple[np.ndarray, ClipTruth]]:
+    """Frames of a clip and their true faces: segments over the benchmark's backgrounds, each
+    with 0-2 FERPlus faces drifting up to `max_speed` px per frame (a head moving at 120 px/s at
+    30 FPS) and bouncing off the edges; the first segment holds no face."""
+    rng = np.random.default_rng(seed)
+    names = [n for n in BACKGROUNDS if n in photos]
+    h, w = frame_size
+    next_face = 0
+    for segment in range(segments):
+        background = background_frame(photos[names[int(rng.integers(len(names)))]], rng)
+        movers = []
+        for _ in range(0 if segment == 0 else int(rng.integers(1, 3))):
+            side = int(rng.integers(side_range[0], side_range[1] + 1))
+            box = _free_box(rng, [m["box"] for m in movers], side, frame_size)
+            if box is None:
+                continue
+            index = next_face % len(faces)
+            next_face += 1
+            movers.append(
+                {
+                    "box": box,
+                    "xy": np.array(box[:2], np.float64),
+                    "v": rng.uniform(-max_speed, max_speed, size=2),
+                    "face": faces[index],
+                    "smiling": bool(labels[index]),
+                    "tone": np.asarray(
+                        SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32
+                    ),
+                }
+            )
+        for _ in range(segment_frames):
+            frame = background.copy()
+            boxes = []
+            for m in movers:
+                side = m["box"][2] - m["box"][0]
+                m["xy"] += m["v"]
+                for axis, limit in ((0, w - side), (1, h - side)):
+                    if not 0 <= m["xy"][axis] <= limit:
+                        m["v"][axis] = -m["v"][axis]
+                        m["xy"][axis] = min(max(m["xy"][axis], 0), limit)
+                x, y = (int(round(v)) for v in m["xy"])
+                box = (x, y, x + side, y + side)
+                paste_face(frame, m["face"], box, m["tone"])
+                boxes.append(box)
+            yield frame, ClipTruth(tuple(boxes), tuple(m["smiling"] for m in movers))

@@ -146,6 +146,28 @@ def write_synthetic_video(
     return path
 
 
+def assert_detector_contract(detector, frame: np.ndarray, kind: str) -> list:
+    """What hsc_infer.detectors.base.Detector promises: called on an (H, W, 3) uint8 BGR frame,
+    a list of Detection whose boxes are int (x1, y1, x2, y2) pixels inside the frame, x2/y2
+    exclusive and non-empty, with a finite score and the detector's kind. The frame is untouched.
+    """
+    from hsc_infer.detectors import Detection
+
+    before = frame.copy()
+    found = detector(frame)
+    h, w = frame.shape[:2]
+    assert isinstance(found, list)
+    for detection in found:
+        assert isinstance(detection, Detection)
+        assert len(detection.box) == 4 and all(type(v) is int for v in detection.box)
+        x1, y1, x2, y2 = detection.box
+        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h, (detection.box, frame.shape)
+        assert np.isfinite(detection.score) and 0.0 <= detection.score <= 1.0
+        assert detection.kind == kind
+    np.testing.assert_array_equal(frame, before)
+    return found
+
+
 # What hsc_infer must run without: the JAX training side.
 TRAINING_STACK = ("jax", "jaxlib", "flax", "optax", "orbax", "grain", "jax2onnx")
 

@@ -104,8 +104,12 @@ def test_unreadable_or_absent_file(tmp_path):
     (tmp_path / "junk.parquet").write_text("not parquet")
     with pytest.raises(DatasetError, match="cannot read"):
         load_dataset(tmp_path / "junk.parquet")
-    with pytest.raises(DatasetError, match="dataset.parquet"):
+    # A folder of *.parquet files is read as shards: the broken one is named.
+    with pytest.raises(DatasetError, match="cannot read .*junk.parquet"):
         load_dataset(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match=r"dataset.parquet or any \*.parquet shard"):
+        load_dataset(tmp_path / "empty")
 
 
 def bad_rows_file(tmp_path: Path) -> Path:

@@ -48,7 +48,18 @@ def test_headless_video(models, tmp_path):
     hsc, deimv2 = models
     video = write_synthetic_video(tmp_path / "in.mp4", frames=FRAMES)
     out = tmp_path / "out"
-    argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless"]
+    # Detector on every frame: the fixed boxes stay put (test_infer_motion covers carrying).
+    argv = [
+        "-v",
+        str(video),
+        "-hm",
+        str(hsc),
+        "-m",
+        str(deimv2),
+        "--headless",
+        "--detect-every",
+        "1",
+    ]
     assert demo.main([*argv, "--output-dir", str(out), "--threshold", "0.1", "-efm"]) == 0
     capture = cv2.VideoCapture(str(out / "output.mp4"))
     assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
@@ -135,8 +146,9 @@ def test_window_mode_keys(models, tmp_path, monkeypatch):
     app = demo.Demo(args)
     assert app.run() == 4  # q on the 4th frame
     assert len(shown) == 4
-    assert app.pipeline.tracking is False  # r
-    assert app.view.show_ids is False and app.view.show_distance is False  # t, m
+    # r hides the ids (tracking and smoothing go on underneath), t the id overlay, m distances.
+    assert app.view.show_tracking is False and app.pipeline.tracking is True
+    assert app.view.show_ids is False and app.view.show_distance is False
     assert not (tmp_path / "output.jsonl").exists()  # only headless runs write it
     assert (tmp_path / "output.mp4").is_file()
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import build_tiny_deimv2
+from helpers import assert_detector_contract, build_tiny_deimv2
 
 from hsc_infer import ModelContract
 from hsc_infer.crops import add_margin, crop, crop_box, face_to_head, head_to_face
-from hsc_infer.detectors import Deimv2Detector, Detection, HaarFaceDetector, load_detector
+from hsc_infer.detectors import (
+    Deimv2Detector,
+    Detection,
+    HaarFaceDetector,
+    YuNetFaceDetector,
+    load_detector,
+)
+from hsc_infer.detectors.yunet import yuface_available
 
 ROWS = [
     [7, 0.25, 0.10, 0.50, 0.60, 0.90],  # head
@@ -16,26 +23,6 @@ ROWS = [
     [7, 0.60, 0.20, 0.70, 0.30, 0.20],  # head below the score threshold
     [7, -0.10, 0.50, 1.20, 1.05, 0.35],  # head past the edges, score exactly at the threshold
 ]
-
-
-def assert_detector_contract(detector, frame: np.ndarray, kind: str) -> list[Detection]:
-    """What hsc_infer.detectors.base.Detector promises: called on an (H, W, 3) uint8 BGR frame,
-    a list of Detection whose boxes are int (x1, y1, x2, y2) pixels inside the frame, x2/y2
-    exclusive and non-empty, with a finite score and the detector's kind. The frame is untouched.
-    """
-    before = frame.copy()
-    found = detector(frame)
-    h, w = frame.shape[:2]
-    assert isinstance(found, list)
-    for detection in found:
-        assert isinstance(detection, Detection)
-        assert len(detection.box) == 4 and all(type(v) is int for v in detection.box)
-        x1, y1, x2, y2 = detection.box
-        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h, (detection.box, frame.shape)
-        assert np.isfinite(detection.score) and 0.0 <= detection.score <= 1.0
-        assert detection.kind == kind
-    np.testing.assert_array_equal(frame, before)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +58,27 @@ def test_detection_is_frozen():
     assert (d.width, d.height, d.kind) == (4, 2, "head")
 
 
-def test_haar_default_detector():
-    detector = load_detector(None)
-    assert isinstance(detector, HaarFaceDetector)
+def test_default_detector_is_yunet_where_it_installs_else_haar(monkeypatch):
+    expected = YuNetFaceDetector if yuface_available() else HaarFaceDetector
+    assert isinstance(load_detector(None), expected)
+    import hsc_infer.detectors as detectors
+
+    monkeypatch.setattr(detectors, "yuface_available", lambda: False)
+    assert isinstance(load_detector(None), HaarFaceDetector)
+
+
+def test_haar_detector_by_name():
+    detector = load_detector("haar")
+    assert isinstance(detector, HaarFaceDetector) and isinstance(
+        load_detector("HAAR"), type(detector)
+    )
     assert assert_detector_contract(detector, np.zeros((120, 160, 3), np.uint8), "face") == []
+
+
+def test_haar_cascade_choice_and_a_bad_name():
+    assert HaarFaceDetector(cascade="alt2", equalize=False).equalize is False
+    with pytest.raises(ValueError, match="alt2"):
+        HaarFaceDetector(cascade="profile")
 
 
 def test_load_detector_missing_file(tmp_path):

@@ -284,4 +284,3 @@ def test_yolo_text_holds_every_gated_box_in_normalised_floats():
     assert float(cx) == pytest.approx((100 + 301) / 2 / W, abs=1e-6)
     assert float(w) == pytest.approx(201 / W, abs=1e-6)
     assert yolo_text(parse([])) == ""
-

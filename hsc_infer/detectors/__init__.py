@@ -2,29 +2,64 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from hsc_infer.detectors.base import Box, Detection, DetectionKind, Detector
+from hsc_infer.detectors.base import Box, Detection, DetectionKind, Detector, Landmarks
 from hsc_infer.detectors.deimv2 import HEAD_CLASS_ID, Deimv2Detector
 from hsc_infer.detectors.haar import HaarFaceDetector
+from hsc_infer.detectors.yunet import YuNetFaceDetector, yuface_available
+
+logger = logging.getLogger(__name__)
+
+# Names `-m` takes besides a DEIMv2 ONNX path.
+DETECTOR_NAMES = ("haar", "yunet")
+DEIMV2_SCORE_THRESHOLD = 0.35  # the reference's head threshold
+
+
+def default_detector_name() -> str:
+    """YuNet where its wheel installs (the benchmark's choice), else the Haar cascade."""
+    return "yunet" if yuface_available() else "haar"
 
 
 def load_detector(
-    model_path: str | Path | None = None,
+    model: str | Path | None = None,
     provider: str = "cpu",
-    score_threshold: float = 0.35,
+    score_threshold: float | None = None,
     trt_cache_dir: str | Path = ".",
     trt_int8: bool = False,
+    threads: int | None = None,
 ) -> Detector:
-    """DEIMv2 when a model path is given, else the bundled Haar face cascade."""
-    if model_path is None:
+    """A detector by name or file.
+
+    `model`: None for the default (YuNet, or Haar where `yuface` is not installed), "haar",
+    "yunet", or a DEIMv2 wholebody34 ONNX file (an existing file of that name wins over a name).
+    `score_threshold`: YuNet's or DEIMv2's (None: each one's default); the Haar cascade has no
+    score. `provider`, `trt_cache_dir`, `trt_int8`: DEIMv2's onnxruntime settings.
+    `threads`: YuNet's CPU threads (None: its default, 1).
+    """
+    name = str(model).lower() if model is not None else None
+    if model is not None and (Path(model).is_file() or name not in DETECTOR_NAMES):
+        threshold = DEIMV2_SCORE_THRESHOLD if score_threshold is None else score_threshold
+        return Deimv2Detector(
+            model, provider, threshold, trt_cache_dir=trt_cache_dir, trt_int8=trt_int8
+        )
+    if name is None:
+        name = default_detector_name()
+        if name == "haar":
+            logger.info("yuface is not installed here: using the Haar face detector")
+    if name == "haar":
         return HaarFaceDetector()
-    return Deimv2Detector(
-        model_path, provider, score_threshold, trt_cache_dir=trt_cache_dir, trt_int8=trt_int8
-    )
+    settings: dict = {}
+    if score_threshold is not None:
+        settings["score_threshold"] = score_threshold
+    if threads is not None:
+        settings["threads"] = threads
+    return YuNetFaceDetector(**settings)
 
 
 __all__ = [
+    "DETECTOR_NAMES",
     "HEAD_CLASS_ID",
     "Box",
     "Deimv2Detector",
@@ -32,5 +67,7 @@ __all__ = [
     "DetectionKind",
     "Detector",
     "HaarFaceDetector",
+    "Landmarks",
+    "YuNetFaceDetector",
     "load_detector",
 ]

@@ -1,7 +1,18 @@
-"""The detector interface: a BGR frame in, head or face boxes in pixels out."""
+"""The detector interface: a BGR frame in, head or face boxes in pixels out.
+
+Box conventions (what `kind` promises, so that `crops.py` can map any detector's box to the crop
+a model was trained on):
+
+* `"face"`: a square-ish frontal face box from the brows to the chin and cheek to cheek, the box
+  of OpenCV's Haar cascade and of the FER2013 crops. A detector whose native box differs (YuNet's
+  runs from the hairline to below the chin) converts to this one before returning.
+* `"head"`: hair to chin, ear to ear (DEIMv2 wholebody34 class 7).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -11,6 +22,8 @@ from hsc_infer.errors import ContractError
 
 DetectionKind = Literal["head", "face"]
 Box = tuple[int, int, int, int]  # (x1, y1, x2, y2) pixels, x2/y2 exclusive
+# Five (x, y) points in frame pixels: right eye, left eye (as seen), nose tip, mouth corners.
+Landmarks = tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +31,7 @@ class Detection:
     box: Box
     score: float
     kind: DetectionKind = "head"
+    landmarks: Landmarks | None = None  # only detectors that find them
 
     @property
     def width(self) -> int:
@@ -43,3 +57,23 @@ def check_frame(frame: np.ndarray) -> None:
         raise TypeError(f"expected a uint8 BGR frame, got {got}")
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
         raise ContractError(f"expected a frame of shape (H, W, 3), got {frame.shape}")
+
+
+def working_scale(frame_width: int, detect_width: int | None) -> float:
+    """The factor a frame is shrunk by before searching: detectors cost grows with the pixel
+    count, so wide frames are searched at `detect_width` (None or a narrower frame: 1.0)."""
+    if detect_width is None or frame_width <= detect_width:
+        return 1.0
+    return detect_width / frame_width
+
+
+def clamp_box(box: Sequence[float], frame_shape: Sequence[int]) -> Box:
+    """Integer pixel box covering `box` (floor the start, ceil the end), inside the frame."""
+    h, w = frame_shape[:2]
+    x1, y1, x2, y2 = box
+    return (
+        min(max(math.floor(x1), 0), w),
+        min(max(math.floor(y1), 0), h),
+        min(max(math.ceil(x2), 0), w),
+        min(max(math.ceil(y2), 0), h),
+    )

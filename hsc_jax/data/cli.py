@@ -38,15 +38,40 @@ def build_command(root: Path, output: Path, skip_bad_rows: bool) -> None:
 
 
 @data.command("synth")
-@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Parquet file; with --shards, a folder of part-*.parquet files.",
+)
 @click.option("--count", default=512, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
-def synth_command(output: Path, count: int, seed: int) -> None:
+@click.option(
+    "--shards",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Write the set as this many parquet shards, one at a time (any size fits in memory).",
+)
+@click.option(
+    "--image_size", default=64, show_default=True, type=click.IntRange(min=16), help="Pixels."
+)
+def synth_command(output: Path, count: int, seed: int, shards: int | None, image_size: int) -> None:
     """Write procedural smiling / not smiling heads (split 'unassigned') for tests and demos."""
-    from hsc_jax.data.synth import write_synthetic_parquet  # drawing code loads only when asked
+    from hsc_jax.data import synth  # drawing code loads only when asked
 
+    if shards is not None:
+        with user_errors():
+            written = synth.write_synthetic_shards(
+                output, count, seed, shards, image_size=image_size
+            )
+        click.echo(f"wrote {count} rows in {len(written)} shards to {output}")
+        return
+    if output.is_dir():
+        raise click.BadParameter(
+            f"{output} is a folder: give a file, or --shards", param_hint="--output"
+        )
     with user_errors():
-        frame = write_synthetic_parquet(output, count, seed)
+        frame = synth.write_synthetic_parquet(output, count, seed, image_size=image_size)
     labels = resolve_labels(frame).labels
     splits = frame["split"].map(normalise_split) if "split" in frame.columns else None
     click.echo(f"wrote {len(frame)} rows to {output}")

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from hsc_jax.data.errors import BadRow, DatasetError, format_bad_rows
 from hsc_jax.data.grouping import connected_groups, group_keys
 from hsc_jax.data.images import decode_images, parse_image_size
 from hsc_jax.data.labels import CLASS_NAMES, SPLITS, normalise_splits, resolve_labels
+from hsc_jax.data.sources import resolve_sources
 from hsc_jax.data.split import SplitRatios, assign_splits, copies_across_splits, leaking_rows
+from hsc_jax.data.stream import StreamImages, build_or_load_index, choose_cache
 from hsc_jax.data.table import Table, read_table
 
 __all__ = ["BadRow", "Dataset", "DatasetError", "SplitData", "load_dataset"]
@@ -25,9 +29,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SplitData:
-    """One split's examples, decoded once at the model's size."""
+    """One split's examples at the model's size: decoded once (ram) or per batch (stream)."""
 
-    images: np.ndarray  # (N, H, W, 3) uint8 RGB
+    images: np.ndarray | StreamImages  # (N, H, W, 3) uint8 RGB; images[rows] gives an array
     labels: np.ndarray  # (N,) int32 class ids: 0 = no_smiling, 1 = smiling
     paths: list[str]  # image_path, or "<parquet>#row<i>" for embedded images without one
     groups: np.ndarray  # (N,) int64 group ids, shared across splits of one dataset
@@ -43,7 +47,7 @@ class SplitData:
 
 @dataclass(frozen=True)
 class Dataset:
-    source: Path  # the parquet file read
+    source: Path  # the parquet file read, or the folder / glob of its shards
     image_size: tuple[int, int]  # (H, W) of every cached image
     splits: dict[str, SplitData]  # "train", "val", "test", always all three (possibly empty)
     class_names: tuple[str, ...] = CLASS_NAMES  # index = class id
@@ -59,6 +63,10 @@ class Dataset:
     )  # val/test rows equal to a train row
     left_out_leaks: int = 0  # rows left out as copies of train rows or label conflicts
     label_disagreements: int = 0  # rows whose class_id (used) and label text differ
+    cache: str = "ram"  # where the decoded images live: "ram" or "stream"
+    # sha256 of every used row's split, position, label and image bytes: equal digests, equal
+    # training data (what the processes of one run compare)
+    content_digest: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -86,16 +94,53 @@ def load_dataset(
     skip_bad_rows: bool = False,
     workers: int | None = None,
     keep_leaks: bool = False,
+    cache: str = "ram",
+    stream_cache_dir: str | Path | None = None,
 ) -> Dataset:
-    """Read, validate, decode and split a dataset (a parquet file or a folder with
-    `dataset.parquet`). Bad rows raise DatasetError listing them unless `skip_bad_rows`.
+    """Read, validate, decode and split a dataset (a parquet file, a folder with
+    `dataset.parquet` or shards, or a glob of shards). Bad rows raise DatasetError listing them
+    unless `skip_bad_rows`.
+
+    `cache` "ram" decodes every image once into memory; "stream" builds (or reuses) an on-disk
+    index in the same single pass over the bytes and decodes rows when a batch asks for them;
+    "auto" picks ram when the decoded images fit comfortably in memory. The split, duplicates
+    and bad rows come out the same in both.
 
     Val/test rows byte-identical to a train row, and rows whose identical bytes carry both
     labels, are left out (and counted) unless `keep_leaks`: explicit splits can carry such
     leaks, and metrics on them overstate what the model does on unseen faces."""
+    dataset = _read_and_split(
+        path,
+        image_size,
+        SplitRatios(train_ratio, val_ratio, test_ratio),  # bad flags fail before any reading
+        seed,
+        skip_bad_rows,
+        workers,
+        keep_leaks,
+        cache,
+        stream_cache_dir,
+    )
+    # The table and the per-row temporaries are gone: hand Arrow's pooled buffers back (on
+    # 500,000 rows, over 100 MB that would otherwise stay resident through training).
+    pa.default_memory_pool().release_unused()
+    return dataset
+
+
+def _read_and_split(
+    path: str | Path,
+    image_size: tuple[int, int] | int | str,
+    ratios: SplitRatios,
+    seed: int,
+    skip_bad_rows: bool,
+    workers: int | None,
+    keep_leaks: bool,
+    cache: str,
+    stream_cache_dir: str | Path | None,
+) -> Dataset:
     size = parse_image_size(image_size)
-    ratios = SplitRatios(train_ratio, val_ratio, test_ratio)  # bad flags fail before any reading
-    table = read_table(path)
+    cache, why = choose_cache(cache, resolve_sources(path), size)
+    log.info("%s: decoded images in %s", why, cache)
+    table = read_table(path, with_image_bytes=cache == "ram")
     frame = table.frame
 
     split_names, dropped = _normalise_splits(table)
@@ -103,15 +148,8 @@ def load_dataset(
     kept_frame = frame.iloc[kept].reset_index(drop=True)
 
     labels = resolve_labels(kept_frame)
-    paths = _row_paths(table, kept)
-    decoded = decode_images(
-        _column(kept_frame, "image_bytes"),
-        _column(kept_frame, "image_path"),
-        table.base_dir,
-        size,
-        workers,
-    )
-    bad_rows = _bad_rows(kept, paths, labels.errors, decoded.errors)
+    images = _ImageFacts.read(table, kept, kept_frame, size, cache, stream_cache_dir, workers)
+    bad_rows = _bad_rows(table, kept, labels.errors, images.errors)
     _report_bad_rows(table.source, bad_rows, skip_bad_rows)
     if labels.disagreements:
         log.warning(
@@ -121,9 +159,9 @@ def load_dataset(
         )
 
     # From here on only good rows: `good` holds their positions among the kept rows.
-    bad_positions = np.array([*labels.errors, *decoded.errors], dtype=np.int64)
+    bad_positions = np.array([*labels.errors, *images.errors], dtype=np.int64)
     good = np.setdiff1d(np.arange(len(kept)), bad_positions)
-    good_md5 = [decoded.md5[p] for p in good]
+    good_md5 = [images.md5[p] for p in good]
     group_ids = connected_groups(group_keys(kept_frame.iloc[good]), good_md5)
     assignment = assign_splits(
         [split_names[kept[p]] for p in good], group_ids, labels.labels[good], ratios, seed
@@ -148,9 +186,11 @@ def load_dataset(
         members = np.flatnonzero((assignment.splits == name) & keep)
         positions = good[members]
         splits[name] = SplitData(
-            images=_take_rows(decoded.images, positions),
+            images=images.take(positions),
             labels=labels.labels[positions].astype(np.int32),
-            paths=[paths[p] for p in positions],
+            # Made last, after the per-row temporaries, so that on large sets the path strings
+            # do not pin the memory those leave behind.
+            paths=_row_paths(table, kept[positions]),
             groups=group_ids[members],
             rows=kept[positions],
         )
@@ -180,6 +220,8 @@ def load_dataset(
         copies_of_train=copies,
         left_out_leaks=0 if keep_leaks else int(leaks.drop.sum()),
         label_disagreements=labels.disagreements,
+        cache=cache,
+        content_digest=_content_digest(splits, good_md5),
     )
     log.info("%s", dataset.summary())
     return dataset
@@ -204,6 +246,55 @@ def _normalise_splits(table: Table) -> tuple[list[str | None], Counter[str]]:
             dict(dropped),
         )
     return split_names, dropped
+
+
+def _content_digest(splits: dict[str, SplitData], md5: list[str]) -> str:
+    digest = hashlib.sha256()
+    for name, split in splits.items():
+        digest.update(f"{name}:{len(split)}\n".encode())
+        digest.update(split.rows.astype(np.int64).tobytes())
+        digest.update(split.labels.astype(np.int32).tobytes())
+    digest.update("".join(md5).encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _ImageFacts:
+    """Per kept row: the md5 of its bytes and what is wrong with its image; `take` gives a
+    split's images, from the decoded array (ram) or the stream index (stream)."""
+
+    md5: list[str]
+    errors: dict[int, str]  # kept position -> problem
+    take: Callable[[np.ndarray], np.ndarray | StreamImages]
+
+    @classmethod
+    def read(
+        cls,
+        table: Table,
+        kept: np.ndarray,
+        kept_frame: pd.DataFrame,
+        size: tuple[int, int],
+        cache: str,
+        stream_cache_dir: str | Path | None,
+        workers: int | None,
+    ) -> _ImageFacts:
+        if cache == "ram":
+            decoded = decode_images(
+                _column(kept_frame, "image_bytes"),
+                _column(kept_frame, "image_path"),
+                table.base_dir,
+                size,
+                workers,
+            )
+            return cls(decoded.md5, decoded.errors, lambda p: _take_rows(decoded.images, p))
+        index = build_or_load_index(table, stream_cache_dir, workers)
+        errors = {p: index.errors[int(r)] for p, r in enumerate(kept) if int(r) in index.errors}
+
+        def take(positions: np.ndarray) -> StreamImages:
+            records = kept[positions]
+            return StreamImages(index.store, records, size, index.grey[records])
+
+        return cls([index.md5[int(r)] for r in kept], errors, take)
 
 
 def _take_rows(array: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -234,22 +325,27 @@ def _column(frame: pd.DataFrame, name: str) -> list:
 
 def _row_paths(table: Table, rows: np.ndarray) -> list[str]:
     """image_path where given, else "<parquet>#row<i>": how a row is named in every report."""
-    given = _column(table.frame, "image_path")
+    if "image_path" in table.frame.columns:
+        given = table.frame["image_path"].iloc[rows].tolist()
+    else:
+        given = [None] * len(rows)
     return [
-        given[r] if isinstance(given[r], str) and given[r] else f"{table.source}#row{r}"
-        for r in rows
+        path if isinstance(path, str) and path else table.row_name(int(r))
+        for r, path in zip(rows, given, strict=True)
     ]
 
 
-def _bad_rows(
-    rows: np.ndarray, paths: Sequence[str], *errors_by_position: dict[int, str]
-) -> list[BadRow]:
+def _bad_rows(table: Table, rows: np.ndarray, *errors_by_position: dict[int, str]) -> list[BadRow]:
     positions = sorted(set().union(*errors_by_position))
+    paths = dict(zip(positions, _row_paths(table, rows[positions]), strict=True))
+    sharded = len(table.shards) > 1
     return [
         BadRow(
             row=int(rows[p]),
             path=paths[p],
             reason="; ".join(e[p] for e in errors_by_position if p in e),
+            # In a sharded set the row number counts over all shards: also say where it is.
+            shard_row=table.row_name(int(rows[p])) if sharded else "",
         )
         for p in positions
     ]

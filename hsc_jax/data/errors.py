@@ -23,12 +23,14 @@ class DatasetError(HscError, ValueError):
 class BadRow:
     """A row that cannot be used: its index in the parquet file, its image path, and why."""
 
-    row: int  # 0-based position in the parquet file
+    row: int  # 0-based position in the parquet file (over all shards of a sharded set)
     path: str  # image_path, or "<file>#row<i>" when the image is embedded
     reason: str
+    shard_row: str = ""  # "<shard>#row<i>" in a sharded set, where `row` counts over all shards
 
     def __str__(self) -> str:
-        return f"row {self.row} ({self.path}): {self.reason}"
+        where = self.path if self.shard_row in ("", self.path) else f"{self.path}, {self.shard_row}"
+        return f"row {self.row} ({where}): {self.reason}"
 
 
 def format_bad_rows(bad_rows: Sequence[BadRow], limit: int = MAX_LISTED_ROWS) -> str:

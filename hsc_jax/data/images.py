@@ -92,22 +92,26 @@ def decode_images(
     def run_chunk(start: int) -> dict[int, str]:
         errors: dict[int, str] = {}
         for i in range(start, min(start + _CHUNK, count)):
-            data, problem = _read_bytes(image_bytes[i], image_paths[i], base_dir)
-            if data is None:
-                errors[i] = problem
-                continue
-            md5[i] = hashlib.md5(data).hexdigest()
             if images is None:
+                data, problem = _read_bytes(image_bytes[i], image_paths[i], base_dir)
+                if data is None:
+                    errors[i] = problem
+                    continue
+                md5[i] = hashlib.md5(data).hexdigest()
                 shape = probe_image(data)
-            else:
-                rgb = decode_rgb(data)
-                shape = None if rgb is None else (*rgb.shape[:2], 3)
-                if rgb is not None:
-                    images[i] = resize_image(rgb, image_size)
-            if shape is None:
-                errors[i] = f"cannot decode the image ({len(data)} bytes {problem})"
-            else:
-                shapes[i] = shape
+                if shape is None:
+                    errors[i] = undecodable(data, problem)
+                else:
+                    shapes[i] = shape
+                continue
+            row = check_row(image_bytes[i], image_paths[i], base_dir)
+            md5[i] = row.md5
+            if row.error is not None:
+                errors[i] = row.error
+                continue
+            assert row.rgb is not None
+            shapes[i] = (*row.rgb.shape[:2], 3)
+            images[i] = resize_image(row.rgb, image_size)
         return errors
 
     workers = workers or min(8, os.cpu_count() or 1)
@@ -116,6 +120,33 @@ def decode_images(
         for chunk_errors in pool.map(run_chunk, range(0, count, _CHUNK)):
             errors.update(chunk_errors)
     return DecodedImages(images=images, md5=md5, shapes=shapes, errors=errors)
+
+
+@dataclass(frozen=True)
+class CheckedRow:
+    """One row's image read, hashed and decoded; `error` says why it cannot be used."""
+
+    data: bytes | None  # the encoded bytes (None when they could not be read)
+    md5: str  # hex digest of `data` ("" without data)
+    rgb: np.ndarray | None  # (H, W, 3) uint8 as stored, None when undecodable
+    error: str | None
+
+
+def check_row(data: bytes | None, path: str | None, base_dir: Path) -> CheckedRow:
+    """Read a row's image (bytes first, else the file), hash it and decode it: the one check
+    that both the in-memory cache and the streaming index apply, so both find the same bad rows
+    with the same messages."""
+    data, problem = _read_bytes(data, path, base_dir)
+    if data is None:
+        return CheckedRow(None, "", None, problem)
+    digest = hashlib.md5(data).hexdigest()
+    rgb = decode_rgb(data)
+    error = undecodable(data, problem) if rgb is None else None
+    return CheckedRow(data, digest, rgb, error)
+
+
+def undecodable(data: bytes, problem: str) -> str:
+    return f"cannot decode the image ({len(data)} bytes {problem})"
 
 
 def _read_bytes(data: bytes | None, path: str | None, base_dir: Path) -> tuple[bytes | None, str]:

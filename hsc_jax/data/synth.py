@@ -59,6 +59,8 @@ _PNG_PARAMS = [
     cv2.IMWRITE_PNG_FILTER_SUB,
 ]
 _PARQUET_COMPRESSION = "zstd"
+# Rows per parquet row group in shards: about 8 MB of images, what one read pulls in.
+SHARD_ROW_GROUP = 1024
 
 
 def render_synthetic_dataset(
@@ -67,6 +69,7 @@ def render_synthetic_dataset(
     image_size: int = 64,
     smiling_fraction: float = 0.3,
     renders_per_still: tuple[int, int] = (2, 4),
+    shard: int | None = None,
 ) -> pd.DataFrame:
     """Render `count` synthetic head crops in the project's parquet format.
 
@@ -77,6 +80,9 @@ def render_synthetic_dataset(
         image_size: side of the square images in pixels.
         smiling_fraction: probability that a still image is smiling.
         renders_per_still: inclusive range of augmented renders per still image.
+        shard: draws this shard of a sharded set: its stills come from their own random
+            streams `(seed, shard, i)` and carry the shard in their ids, so shards never share
+            a still image or a person and each can be rendered alone.
 
     Returns:
         A DataFrame with the columns of `COLUMNS`, `split` = "unassigned" everywhere.
@@ -91,13 +97,14 @@ def render_synthetic_dataset(
     rows: list[dict] = []
     still_index = 0
     while len(rows) < count:
-        rng = Draws(np.random.default_rng((seed, still_index)))
+        stream = (seed, still_index) if shard is None else (seed, shard, still_index)
+        rng = Draws(np.random.default_rng(stream))
         n_renders = _renders_for_still(rng, count - len(rows), low, high)
         smiling = bool(rng.random() < smiling_fraction)
         still = draw_still(rng, image_size, smiling)
         for render_index in range(n_renders):
             png = _encode_png(augment(still, rng))
-            rows.append(_row(still_index, render_index, smiling, png))
+            rows.append(_row(still_index, render_index, smiling, png, shard))
         still_index += 1
     return _to_frame(rows)
 
@@ -117,6 +124,48 @@ def write_synthetic_parquet(path: Path, count: int, seed: int, **kwargs) -> pd.D
     return frame
 
 
+def shard_name(index: int, shards: int) -> str:
+    return f"part-{index:05d}-of-{shards:05d}.parquet"
+
+
+def write_synthetic_shards(
+    folder: Path, count: int, seed: int, shards: int, **kwargs
+) -> list[tuple[Path, int]]:
+    """Render a synthetic dataset of `count` images as `shards` parquet files in `folder`
+    (`part-00000-of-00004.parquet`, ...), one shard at a time, so a set of any size is written
+    in the memory of one shard. `--data_root folder` reads them back in order.
+
+    Shards are written atomically; a folder already holding other parquet files is refused
+    (they would be read as part of the set). Returns (path, rows) per shard.
+    """
+    folder = Path(folder)
+    if shards < 1:
+        raise ValueError(f"shards must be >= 1, got {shards}")
+    names = [shard_name(k, shards) for k in range(shards)]
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} is a file; --shards writes a folder of parquet files")
+    folder.mkdir(parents=True, exist_ok=True)
+    strangers = sorted(p.name for p in folder.glob("*.parquet") if p.name not in names)
+    if strangers:
+        raise FileExistsError(
+            f"{folder} already holds other parquet files ({', '.join(strangers[:3])}, ...), "
+            "which would be read as part of the set; choose an empty folder"
+        )
+    written = []
+    for k, name in enumerate(names):
+        rows = count // shards + (1 if k < count % shards else 0)
+        frame = render_synthetic_dataset(rows, seed, shard=k, **kwargs)
+        with atomic.atomic_path(folder / name) as temporary:
+            frame.to_parquet(
+                temporary,
+                index=False,
+                compression=_PARQUET_COMPRESSION,
+                row_group_size=SHARD_ROW_GROUP,
+            )
+        written.append((folder / name, rows))
+    return written
+
+
 # --------------------------------------------------------------------------------------------
 # Dataset assembly
 
@@ -129,9 +178,12 @@ def _renders_for_still(rng: Draws, remaining: int, low: int, high: int) -> int:
     return n
 
 
-def _row(still_index: int, render_index: int, smiling: bool, png: bytes) -> dict:
+def _row(
+    still_index: int, render_index: int, smiling: bool, png: bytes, shard: int | None = None
+) -> dict:
     label = SMILING if smiling else NO_SMILING
-    still_id = f"synth_s{still_index:06d}"
+    prefix = "synth" if shard is None else f"synth_k{shard:05d}"
+    still_id = f"{prefix}_s{still_index:06d}"
     filename = f"{still_id}_r{render_index}.png"
     return {
         "split": "unassigned",
@@ -144,7 +196,7 @@ def _row(still_index: int, render_index: int, smiling: bool, png: bytes) -> dict
         "video_id": None,
         "timestamp": None,
         # One synthetic person per still: no identity is shared across groups, so nothing leaks.
-        "person_id": f"synth_p{still_index:06d}",
+        "person_id": f"{prefix}_p{still_index:06d}",
         "still_image": still_id,
     }
 

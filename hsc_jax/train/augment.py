@@ -180,10 +180,15 @@ def clahe_rgb(image: np.ndarray) -> np.ndarray:
 
 def random_clahe(images: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     """Apply CLAHE to each image with probability p; returns a new array only when needed."""
-    chosen = np.flatnonzero(rng.random(len(images)) < p)
-    if chosen.size == 0:
+    return clahe_where(images, rng.random(len(images)) < p)
+
+
+def clahe_where(images: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """CLAHE on the images where `chosen` (bool per image) holds; a new array only when needed."""
+    picked = np.flatnonzero(chosen)
+    if picked.size == 0:
         return images
     out = images.copy()
-    for i in chosen:
+    for i in picked:
         out[i] = clahe_rgb(images[i])
     return out

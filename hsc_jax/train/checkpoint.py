@@ -26,7 +26,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
 
@@ -35,6 +34,7 @@ from hsc_infer.labels import CLASS_NAMES
 from hsc_jax import atomic
 from hsc_jax.devices import default_device
 from hsc_jax.errors import CheckpointError
+from hsc_jax.train.distributed import barrier
 
 log = logging.getLogger("hsc_jax.train")
 
@@ -180,20 +180,41 @@ def _meta_json(meta: dict[str, Any]) -> str:
 
 
 def write_checkpoint(
-    path: Path, model_state: nnx.State, optimizer_state: nnx.State | None, meta: dict[str, Any]
+    path: Path,
+    model_state: nnx.State,
+    optimizer_state: nnx.State | None,
+    meta: dict[str, Any],
+    token: int | None = None,
 ) -> Path:
     """Write atomically: arrays and meta into a temporary folder, COMPLETE last, then rename
-    (over an existing one only when the same epoch is re-run after a resume)."""
+    (over an existing one only when the same epoch is re-run after a resume).
+
+    In a multi-process run every process calls this with the same `token` (see
+    `distributed.broadcast_token`): Orbax saves the global arrays together, one copy on disk,
+    and process 0 alone creates the folder, writes the sidecar and renames it into place.
+    """
     path = Path(path)
-    with atomic.atomic_path(path) as tmp:
-        tmp.mkdir()
+    primary = jax.process_index() == 0
+    temporary = atomic.temporary_sibling(path, token)
+    if primary:
+        atomic.remove(temporary)
+        temporary.mkdir(parents=True)
+    barrier(f"checkpoint {path.name}: folder")
+    try:
         checkpointer = ocp.StandardCheckpointer()
-        checkpointer.save((tmp / MODEL_DIR).absolute(), to_saveable(model_state))
+        checkpointer.save((temporary / MODEL_DIR).absolute(), to_saveable(model_state))
         if optimizer_state is not None:
-            checkpointer.save((tmp / OPTIMIZER_DIR).absolute(), to_saveable(optimizer_state))
+            checkpointer.save((temporary / OPTIMIZER_DIR).absolute(), to_saveable(optimizer_state))
         checkpointer.wait_until_finished()
-        atomic.write_text(tmp / META_FILE, _meta_json(meta))
-        atomic.write_text(tmp / COMPLETE_MARKER, "ok\n")
+        barrier(f"checkpoint {path.name}: arrays")
+        if primary:
+            atomic.write_text(temporary / META_FILE, _meta_json(meta))
+            atomic.write_text(temporary / COMPLETE_MARKER, "ok\n")
+            atomic.replace(temporary, path)
+    finally:
+        if primary:
+            atomic.remove(temporary)
+    barrier(f"checkpoint {path.name}: done")
     return path
 
 
@@ -204,18 +225,6 @@ def copy_as_best(epoch_checkpoint: Path, best: Path) -> Path:
         shutil.copytree(epoch_checkpoint, tmp)
         atomic.write_text(tmp / META_FILE, _meta_json({**meta, "kind": "best"}))
     return best
-
-
-def host_copy(tree: Any) -> Any:
-    """A replicated state as host numpy arrays (typed keys kept typed), restorable anywhere."""
-
-    def local(x: jax.Array) -> Any:
-        if is_prng_key(x):
-            data = np.asarray(jax.random.key_data(x).addressable_data(0))
-            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
-        return np.asarray(x.addressable_data(0))
-
-    return jax.tree.map(local, tree)
 
 
 def remove_later_best(output_dir: Path, epoch: int) -> list[Path]:

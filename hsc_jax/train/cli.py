@@ -7,10 +7,14 @@ Flag names are the reference's (snake_case), plus --size, --arch and --config.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import sys
+import traceback
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +118,30 @@ def _apply_recipe(ctx: click.Context, param: click.Parameter, path: Path | None)
     ctx.meta[_RECIPE_ONLY] = recipe_only
 
 
+@contextlib.contextmanager
+def leave_at_once_on_failure() -> Iterator[None]:
+    """In a multi-process run a failing process reports and leaves at once (os._exit).
+
+    An ordinary exit would wait at JAX's shutdown barrier for peers that are themselves waiting
+    for this process inside a collective; leaving closes its connections, so they fail fast
+    with a lost-peer error instead of hanging until the timeouts.
+    """
+    try:
+        yield
+    except BaseException as e:
+        import jax
+
+        if isinstance(e, SystemExit) or not jax.distributed.is_initialized():
+            raise
+        if isinstance(e, click.ClickException):
+            e.show()
+        else:
+            traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130 if isinstance(e, KeyboardInterrupt) else 1)
+
+
 TRAIN_FLAGS = tuple(name for name, field in _FIELDS.items() if option_of(field).flag)
 
 
@@ -132,7 +160,7 @@ def train(ctx: click.Context, **options: Any) -> None:
     """Train a smile classifier; every output lands in --output_dir."""
     from hsc_jax.train.trainer import train as run_training
 
-    with user_errors():
+    with leave_at_once_on_failure(), user_errors():
         config = TrainConfig(**options, **ctx.meta.get(_RECIPE_ONLY, {}))
         summary = run_training(config)
     click.echo(

@@ -19,9 +19,11 @@ from typing import Any
 
 from hsc_jax.data.images import parse_image_size
 from hsc_jax.data.resample import RESAMPLING_MODES
+from hsc_jax.data.sources import data_root_exists
 from hsc_jax.devices import DEVICES
 from hsc_jax.errors import ConfigError
 
+DATA_CACHES = ("auto", "ram", "stream")
 NAMED_SIZE_KEYS = ("p", "n", "t", "s", "c", "m", "l")
 # hsc_jax.models.config's ARCH_VARIANTS and HEAD_VARIANTS, repeated so that reading the training
 # flags does not import the model code (and JAX); a test checks that they agree.
@@ -73,6 +75,9 @@ class Option:
     # A resumed run takes this setting from its checkpoint: it shapes the data order, the split
     # or the model, so changing it would not continue the same run.
     fixed_on_resume: bool = False
+    # May differ between the processes of one run (paths, threads, logging, the process's own
+    # id); every other setting must be the same on all of them.
+    per_process: bool = False
     # The value as flag text (tuples such as the image size); None: click's own rendering.
     as_text: Callable[[Any], str] | None = None
 
@@ -106,8 +111,11 @@ def format_grid(grid: Any) -> str:
 class TrainConfig:
     """Everything `hsc-jax train` needs; JSON-safe so checkpoints can record it."""
 
-    # Dataset: a parquet file, or a folder holding `dataset.parquet`.
-    data_root: str = option(help="Parquet file (or folder with dataset.parquet).")
+    # Dataset: a parquet file, a folder holding `dataset.parquet` or parquet shards, or a glob.
+    data_root: str = option(
+        help="Parquet file, folder (dataset.parquet, or *.parquet shards) or glob of shards.",
+        per_process=True,
+    )
     # Where checkpoints, logs, history, plots and TensorBoard events go.
     output_dir: str = option("runs/hsc", help="Run folder.")
     # Total number of epochs (a resumed run continues up to this count).
@@ -127,7 +135,7 @@ class TrainConfig:
     weight_decay: float = option(1e-4, bounds=Bounds(0))
     # Host threads that gather batches and run CLAHE (in-process, no worker processes).
     num_workers: int = option(
-        2, help="Host threads preparing batches (in-process).", bounds=Bounds(0)
+        2, help="Host threads preparing batches (in-process).", bounds=Bounds(0), per_process=True
     )
     # Model input (H, W); the dataset cache is resized to it once.
     image_size: tuple[int, int] = option(
@@ -179,12 +187,48 @@ class TrainConfig:
     token_mixer_layers: int = option(2, bounds=Bounds(1), fixed_on_resume=True)
     # "auto" takes an accelerator when JAX has one; training is data parallel over its devices.
     device: str = option("auto", choices=DEVICES)
+    # Joining a multi-process run (hsc_jax/train/distributed.py). Unset: the JAX_* environment
+    # variables, then JAX's cluster auto-detection (SLURM, ...); none of them: one process.
+    coordinator_address: str | None = option(
+        None,
+        help="HOST:PORT of process 0 in a multi-process run (or JAX_COORDINATOR_ADDRESS).",
+        per_process=True,
+    )
+    num_processes: int | None = option(
+        None, help="Processes in the run (or JAX_NUM_PROCESSES).", bounds=Bounds(1)
+    )
+    process_id: int | None = option(
+        None, help="This process, 0..N-1 (or JAX_PROCESS_ID).", bounds=Bounds(0), per_process=True
+    )
+    # Seconds every process may take to join; seconds of silence before a peer counts as lost.
+    join_timeout: int = option(
+        300, help="Seconds to wait for every process to join.", bounds=Bounds(1)
+    )
+    peer_timeout: int = option(
+        60, help="Seconds without a heartbeat before a process counts as lost.", bounds=Bounds(5)
+    )
+    # Where decoded images live: "ram" decodes every image once into memory; "stream" decodes
+    # the rows each batch needs on the input threads from an index built once; "auto" takes ram
+    # when the decoded images fit comfortably in memory.
+    data_cache: str = option(
+        "auto",
+        help="ram: decode once into memory; stream: decode per batch from an on-disk index; "
+        "auto: ram when it fits comfortably.",
+        choices=DATA_CACHES,
+        per_process=True,
+    )
+    # Folder of stream indexes (one per dataset); None: ~/.cache/hsc-jax/stream.
+    stream_cache_dir: str | None = option(
+        None,
+        help="Folder for --data_cache stream indexes (default ~/.cache/hsc-jax/stream).",
+        per_process=True,
+    )
     # A checkpoint folder to continue from, "auto" for the newest in output_dir, or None.
     resume: str | None = option(None, help="Checkpoint folder, or 'auto' (newest in output_dir).")
     # bfloat16 compute with float32 parameters and loss (accelerators only; CPU trains in f32).
     use_amp: bool = option(False, help="bfloat16 compute on accelerators.")
     # Progress bars and per-epoch detail on the console.
-    verbose: bool = option(False, help="Progress bars and debug logging.")
+    verbose: bool = option(False, help="Progress bars and debug logging.", per_process=True)
     # Leave out rows whose label or image is bad (reporting how many) instead of failing.
     skip_bad_rows: bool = option(
         False, help="Leave out bad rows instead of failing.", fixed_on_resume=True
@@ -223,8 +267,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ConfigError naming the setting, the value and what was expected."""
-        if not Path(self.data_root).exists():
-            raise ConfigError(f"--data_root {self.data_root} does not exist")
+        if not data_root_exists(self.data_root):
+            raise ConfigError(f"--data_root {self.data_root} does not exist (or matches no file)")
         for field in dataclasses.fields(self):
             _check_allowed(field.name, option_of(field), getattr(self, field.name))
         ratio_sum = self.train_ratio + self.val_ratio + self.test_ratio
@@ -303,6 +347,11 @@ def _check_allowed(name: str, spec: Option, value: Any) -> None:
             raise ConfigError(f"{label} must be a number, got {value!r}")
         if value not in spec.bounds:
             raise ConfigError(f"{label} must be {spec.bounds.describe()}, got {value}")
+
+
+def fields_per_process() -> tuple[str, ...]:
+    """The settings the processes of one run may hold differently (see Option.per_process)."""
+    return tuple(f.name for f in dataclasses.fields(TrainConfig) if option_of(f).per_process)
 
 
 def fields_fixed_on_resume() -> tuple[str, ...]:

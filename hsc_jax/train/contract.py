@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from hsc_infer.contract import ModelContract
+from hsc_jax.data.stream import StreamImages
 from hsc_jax.errors import ConfigError
 from hsc_jax.train.checkpoint import tool_version
 from hsc_jax.train.config import TrainConfig
@@ -28,14 +29,22 @@ def is_grey(images: np.ndarray, chunk: int = 4096) -> bool:
     return True
 
 
+def images_are_grey(images: np.ndarray | StreamImages) -> bool:
+    """`is_grey` of a split's images: checked on the array, or read from the stream index
+    (which recorded it per image while checking every image once)."""
+    if isinstance(images, StreamImages):
+        return images.all_grey()
+    return is_grey(images)
+
+
 def training_contract(
-    config: TrainConfig, model_config: Any, train_images: np.ndarray
+    config: TrainConfig, model_config: Any, train_images: np.ndarray | StreamImages
 ) -> ModelContract:
     """The preprocessing contract the model is trained under: a grey colour mode when every
     training image is grey, so a colour camera feeds inference what training saw."""
     contract = ModelContract(
         input_size=config.image_size,
-        colour_mode="grey" if is_grey(train_images) else "rgb",
+        colour_mode="grey" if images_are_grey(train_images) else "rgb",
         crop_kind=config.crop_kind,
         crop_margin=config.crop_margin,
         model_config=model_config.to_dict(),

@@ -1,15 +1,17 @@
-"""Devices, the data-parallel mesh and the multi-host runtime.
+"""Devices and the data-parallel mesh.
 
 One mesh axis, "data": the batch is split over it and the parameters are replicated, so every
-device runs the same step on its slice and XLA adds the gradient all-reduce. Several hosts join
-through JAX's own distributed runtime; each reads only its own part of every batch.
+device runs the same step on its slice and XLA adds the gradient all-reduce. In a multi-process
+run (joined in `distributed.py`) the mesh spans every process's devices; each process feeds only
+the rows of each batch that its own devices hold, and global arrays are assembled from what each
+process holds (`jax.make_array_from_process_local_data`): `device_put` cannot place data on
+another process's devices.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import numpy as np
@@ -18,29 +20,6 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from hsc_jax.errors import DeviceError
 
 DATA_AXIS = "data"
-# Environment variables that mean "this process is one of several hosts".
-_DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS")
-
-log = logging.getLogger("hsc_jax.train")
-
-
-def maybe_initialize_distributed() -> None:
-    """Join the multi-host runtime when the environment describes one (idempotent).
-
-    `jax.distributed.initialize()` reads JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
-    JAX_PROCESS_ID (or a cluster's own variables, e.g. SLURM); a single host skips it.
-    """
-    if not any(os.environ.get(name) for name in _DISTRIBUTED_ENV):
-        return
-    if jax.distributed.is_initialized():
-        return
-    jax.distributed.initialize()
-    log.info(
-        "distributed runtime: process %d of %d, %d local devices",
-        jax.process_index(),
-        jax.process_count(),
-        jax.local_device_count(),
-    )
 
 
 def backend_for(device: str) -> str:
@@ -90,17 +69,34 @@ class DataParallel:
             )
 
     def local_slice(self, batch_size: int) -> slice:
-        """The rows of a global batch that this host feeds (its devices' shards)."""
-        per_host = batch_size // jax.process_count()
-        start = jax.process_index() * per_host
-        return slice(start, start + per_host)
+        """The rows of a global batch that this process feeds: the shards its devices hold,
+        read from the sharding itself rather than assumed from the process index."""
+        shards = self.batch.addressable_devices_indices_map((batch_size,)).values()
+        starts = sorted(index[0].indices(batch_size)[0] for index in shards)
+        stops = sorted(index[0].indices(batch_size)[1] for index in shards)
+        rows = slice(starts[0], stops[-1])
+        if stops[-1] - starts[0] != batch_size // self.device_count * self.local_device_count:
+            raise DeviceError(
+                "this process's devices do not hold one contiguous block of the batch "
+                f"({starts}..{stops}); give each process whole devices of the mesh"
+            )
+        return rows
 
     def put_batch(self, local: np.ndarray) -> jax.Array:
-        """This host's rows -> one global array sharded over the data axis."""
+        """This process's rows -> one global array sharded over the data axis."""
         return jax.make_array_from_process_local_data(self.batch, local)
 
-    def put_replicated(self, tree):
-        return jax.device_put(tree, self.replicated)
+    def put_replicated(self, tree: Any) -> Any:
+        """Every leaf replicated on every device of the mesh (each process holds the value)."""
+        if jax.process_count() == 1:
+            return jax.device_put(tree, self.replicated)
+
+        def place(x: Any) -> Any:
+            if isinstance(x, jax.Array) and not x.is_fully_addressable:
+                return x  # already global (restored from a checkpoint onto this mesh)
+            return jax.make_array_from_process_local_data(self.replicated, x)
+
+        return jax.tree.map(place, tree)
 
 
 def data_parallel(device: str = "auto") -> DataParallel:

@@ -32,14 +32,23 @@ _FRAME_NAME = re.compile(r"^(?P<video>.+?)[_-](?:frame)?(?P<frame>\d+)$")
 
 
 @contextmanager
-def run_logging(output_dir: Path, verbose: bool) -> Iterator[None]:
-    """Console (stderr) and `train.log` (appended) for the run's duration."""
+def run_logging(output_dir: Path, verbose: bool, process: int | None = None) -> Iterator[None]:
+    """Console (stderr) and `train.log` (appended) for the run's duration.
+
+    In a multi-process run (`process` given) only process 0 writes train.log; every process
+    logs to its own console with its number in front.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger("hsc_jax")
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
-    file_handler = logging.FileHandler(output_dir / LOG_FILE, mode="a", encoding="utf-8")
-    console = logging.StreamHandler(sys.stderr)
-    for handler in (file_handler, console):
+    prefix = "" if process is None else f"[process {process}] "
+    formatter = logging.Formatter(
+        f"%(asctime)s %(levelname)s {prefix}%(message)s", "%Y-%m-%d %H:%M:%S"
+    )
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    console = handlers[0]
+    if not process:
+        handlers.append(logging.FileHandler(output_dir / LOG_FILE, mode="a", encoding="utf-8"))
+    for handler in handlers:
         handler.setFormatter(formatter)
         logger.addHandler(handler)
     console.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -50,7 +59,7 @@ def run_logging(output_dir: Path, verbose: bool) -> Iterator[None]:
     try:
         yield
     finally:
-        for handler in (file_handler, console):
+        for handler in handlers:
             logger.removeHandler(handler)
             handler.close()
         logger.setLevel(previous_level)

@@ -1,8 +1,10 @@
-"""The host side of the input pipeline: one epoch's order, then batches from the uint8 cache.
+"""The host side of the input pipeline: one epoch's order, then batches of uint8 images.
 
-The dataset layer decodes every image once into an (N, H, W, 3) uint8 array, so a batch is a
-gather plus (rarely) CLAHE; grain runs those on a few threads ahead of the step. Everything is a
-function of (seed, epoch, step), which is what makes a resumed run repeat an uninterrupted one.
+With `--data_cache ram` the dataset layer has decoded every image once into an (N, H, W, 3)
+uint8 array, so a batch is a gather plus (rarely) CLAHE; with `stream` the same gather reads and
+decodes just the batch's rows from the stream index. Grain runs either on a few threads ahead of
+the step. Everything is a function of (seed, epoch, step), never of the process, which is what
+makes a resumed run repeat an uninterrupted one and N processes repeat one process.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ import numpy as np
 
 from hsc_infer.labels import CLASS_NAMES
 from hsc_jax.data.resample import resample_indices
-from hsc_jax.train.augment import random_clahe
+from hsc_jax.data.stream import StreamImages
+from hsc_jax.train.augment import clahe_where
 
 log = logging.getLogger("hsc_jax.train")
+
+# The decoded array (ram) or the stream index's view (stream): both give arrays when indexed.
+Images = np.ndarray | StreamImages
 
 # Stream tags mixed into seeds so that data order and CLAHE never share random numbers.
 ORDER_STREAM = 1
@@ -70,7 +76,7 @@ def plan_epoch(
 
 
 def epoch_batches(
-    images: np.ndarray,
+    images: Images,
     labels: np.ndarray,
     plan: EpochPlan,
     rows: slice,
@@ -78,21 +84,49 @@ def epoch_batches(
     clahe_p: float,
     num_threads: int,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(images uint8 (b, H, W, 3), labels (b,)) for this host's `rows` of every global batch.
+    """(images uint8 (b, H, W, 3), labels (b,)) for this process's `rows` of every global batch.
 
     In-process grain (threads, no worker processes): on a few cores it is as fast, and it needs
-    no absl flag set-up.
+    no absl flag set-up. CLAHE is drawn for the whole global batch and then cut to `rows`, so
+    each image gets the same draw whichever process feeds it.
     """
 
     def load(step: int) -> tuple[np.ndarray, np.ndarray]:
         index = plan.batches[step, rows]
         batch = images[index]
         if clahe_p > 0:
-            rng = np.random.default_rng([seed, CLAHE_STREAM, plan.epoch, step, rows.start or 0])
-            batch = random_clahe(batch, rng, clahe_p)
+            rng = np.random.default_rng([seed, CLAHE_STREAM, plan.epoch, step, 0])
+            batch = clahe_where(batch, rng.random(plan.batches.shape[1])[rows] < clahe_p)
         return batch, labels[index]
 
-    dataset = grain.MapDataset.range(plan.steps).map(load)
+    return _threaded(grain.MapDataset.range(plan.steps).map(load), num_threads)
+
+
+def eval_batches(
+    images: Images, batch_size: int, rows: slice, num_threads: int
+) -> Iterator[np.ndarray]:
+    """This process's `rows` of each fixed-size batch over a whole split, in order; the last
+    batch is padded with zeros so the jitted step compiles once (the caller drops the padding).
+    """
+    count = len(images)
+    local = rows.stop - rows.start
+
+    def load(batch: int) -> np.ndarray:
+        start = batch * batch_size + rows.start
+        stop = min(batch * batch_size + rows.stop, count)
+        chunk = images[start:stop] if stop > start else None
+        if chunk is not None and len(chunk) == local:
+            return chunk
+        padded = np.zeros((local, *images.shape[1:]), np.uint8)
+        if chunk is not None:
+            padded[: len(chunk)] = chunk
+        return padded
+
+    steps = -(-count // batch_size)
+    return _threaded(grain.MapDataset.range(steps).map(load), num_threads)
+
+
+def _threaded(dataset: grain.MapDataset, num_threads: int) -> Iterator:
     threads = max(1, num_threads)
     return iter(
         dataset.to_iter_dataset(

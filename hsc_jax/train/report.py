@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from hsc_jax.train import outputs
 
 HISTORY_METRICS = ("loss", "accuracy", "precision", "recall", "f1")
 
@@ -78,3 +82,40 @@ def best_summary(best_meta: dict[str, Any] | None) -> dict[str, Any]:
         "best_train_metrics": train_best,
         "best_threshold": (best_meta or {}).get("val_threshold"),
     }
+
+
+def run_summary(
+    trainer: Any, best_meta: dict | None, test_metrics: dict | None, timings: list[dict]
+) -> dict[str, Any]:
+    """What summary.json holds for a finished `Trainer` run."""
+    config, run, dataset = trainer.config, trainer.run, trainer.dataset
+    return outputs.json_safe(
+        {
+            "best_checkpoint": run.best_path,
+            "best_epoch": run.best_epoch,
+            **best_summary(best_meta),
+            "test_metrics": test_metrics,
+            "mixed_precision": trainer.compute_dtype == jnp.bfloat16,
+            "resumed_from": None if trainer.resume_path is None else str(trainer.resume_path),
+            "history_path": str(trainer.output_dir / outputs.HISTORY_FILE),
+            "retention": {
+                "epoch_checkpoints": config.keep_epoch_checkpoints,
+                "best_checkpoints": config.keep_best_checkpoints,
+            },
+            "tensorboard_dir": str(trainer.output_dir),
+            "epochs_completed": run.epoch,
+            **timing_summary(timings),
+            "devices": {
+                "backend": trainer.parallel.backend,
+                "count": trainer.parallel.device_count,
+                "processes": jax.process_count(),
+            },
+            "parameters": trainer.parameter_count,
+            "dataset": {
+                "source": str(dataset.source),
+                "sizes": {k: len(v) for k, v in dataset.splits.items()},
+                "skipped_rows": dataset.skipped_rows,
+                "cache": dataset.cache,
+            },
+        }
+    )

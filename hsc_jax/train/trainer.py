@@ -7,6 +7,7 @@ where an uninterrupted run would be.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -22,11 +23,17 @@ from hsc_jax.data.dataset import SplitData, load_dataset
 from hsc_jax.errors import ConfigError, ResumeError
 from hsc_jax.metrics import binary_metrics, f1_optimal_threshold
 from hsc_jax.train import checkpoint as ckpt
-from hsc_jax.train import outputs, report
-from hsc_jax.train.config import TrainConfig
+from hsc_jax.train import distributed, outputs, report
+from hsc_jax.train.config import TrainConfig, fields_per_process, option_of
 from hsc_jax.train.contract import training_contract
-from hsc_jax.train.mesh import DataParallel, data_parallel, maybe_initialize_distributed
-from hsc_jax.train.pipeline import DATA_ORDER_RULE, EpochPlan, epoch_batches, plan_epoch
+from hsc_jax.train.mesh import DataParallel, data_parallel
+from hsc_jax.train.pipeline import (
+    DATA_ORDER_RULE,
+    EpochPlan,
+    epoch_batches,
+    eval_batches,
+    plan_epoch,
+)
 from hsc_jax.train.resume import (
     RunState,
     adopt_checkpoint_settings,
@@ -34,15 +41,11 @@ from hsc_jax.train.resume import (
     resolve_resume,
 )
 from hsc_jax.train.schedule import ReduceOnPlateau
-from hsc_jax.train.step import (
-    InputScaling,
-    logits_in_batches,
-    make_eval_step,
-    make_optimizer,
-    make_train_step,
-)
+from hsc_jax.train.step import InputScaling, make_eval_step, make_optimizer, make_train_step
 
 log = logging.getLogger("hsc_jax.train")
+
+PER_PROCESS = fields_per_process()
 
 # Long CPU epochs log a heartbeat this many times (when they have at least HEARTBEAT_MIN_STEPS).
 HEARTBEATS_PER_EPOCH = 4
@@ -68,6 +71,7 @@ class Trainer:
         self.model_factory = model_factory or ckpt.default_model_factory()
         self.resume_path: Path | None = None
         self.run = RunState()
+        self.phase = "set-up"  # what the run is doing, for the message when a peer is lost
 
     # --- set-up ----------------------------------------------------------------------------
 
@@ -82,13 +86,20 @@ class Trainer:
         self.parallel.check_batch_size(config.batch_size)
         self.compute_dtype = compute_dtype_for(config, self.parallel)
         log.info(
-            "devices: %d %s device(s) on %d host(s); global batch %d",
+            "devices: %d %s device(s) over %d process(es); global batch %d, %d rows fed here",
             self.parallel.device_count,
             self.parallel.backend,
             jax.process_count(),
             config.batch_size,
+            self.parallel.local_device_count * config.batch_size // self.parallel.device_count,
         )
+        # Names the temporary folders that all processes write checkpoints into together.
+        self.token = distributed.broadcast_token()
+        self.phase = "loading the dataset"
         self._load_data()
+        distributed.check_agreement(
+            {"dataset": self.dataset.content_digest}, "the dataset (split, labels or images)"
+        )
         self.model_config = config.model_config()
         model = self.model_factory(
             self.model_config, image_size=config.image_size, seed=config.seed, depthwise="auto"
@@ -122,6 +133,8 @@ class Trainer:
             test_ratio=config.test_ratio,
             seed=config.seed,
             skip_bad_rows=config.skip_bad_rows,
+            cache=config.data_cache,
+            stream_cache_dir=config.stream_cache_dir,
         )
         if self.dataset.skipped_rows:
             log.warning("--skip_bad_rows: %d bad rows left out", self.dataset.skipped_rows)
@@ -236,15 +249,20 @@ class Trainer:
     def evaluate_split(
         self, split: SplitData, name: str, model_state: Any, pos_weight: float
     ) -> dict[str, Any]:
-        rows = self.parallel.local_slice(self.config.batch_size)
-
-        def forward(batch: np.ndarray) -> jax.Array:
-            return self.eval_step(model_state, self.parallel.put_batch(batch[rows]))
-
-        with outputs.progress_bar(len(split), name, self.config.verbose) as bar:
-            logits = logits_in_batches(
-                forward, split.images, self.config.batch_size, progress=bar.update
-            )
+        """Metrics over the whole split: every process feeds its rows of each batch, the logits
+        come back whole on every process, and the padding of the last batch is dropped, so each
+        example counts once."""
+        config = self.config
+        self.phase = f"evaluating {name}"
+        rows = self.parallel.local_slice(config.batch_size)
+        batches = eval_batches(split.images, config.batch_size, rows, config.num_workers)
+        logits = np.empty((len(split),), np.float32)
+        with outputs.progress_bar(len(split), name, config.verbose) as bar:
+            for start, local in zip(range(0, len(split), config.batch_size), batches, strict=True):
+                taken = min(config.batch_size, len(split) - start)
+                batch_logits = self.eval_step(model_state, self.parallel.put_batch(local))
+                logits[start : start + taken] = np.asarray(batch_logits, np.float32)[:taken]
+                bar.update(taken)
         probs = outputs.sigmoid(logits)
         loss = outputs.bce(split.labels, logits, pos_weight)
         metrics = binary_metrics(split.labels, probs, 0.5, loss=loss)
@@ -276,18 +294,22 @@ class Trainer:
         )
 
     def save_checkpoints(self, epoch: int, meta: dict[str, Any], improved: bool) -> None:
-        if not self.primary:
-            return
-        # Replicated arrays: every host holds the whole value, so the primary writes its local
-        # copy as plain numpy (restorable onto any device count, no cross-host save protocol).
-        model_state, optimizer_state = ckpt.host_copy(self.state[0]), ckpt.host_copy(self.state[1])
+        """Every process takes part in Orbax's save of the replicated state (one copy on disk,
+        restorable onto any device count); process 0 alone copies and prunes."""
+        self.phase = f"writing the checkpoint of epoch {epoch}"
         path = ckpt.write_checkpoint(
-            self.output_dir / ckpt.epoch_checkpoint_name(epoch), model_state, optimizer_state, meta
+            self.output_dir / ckpt.epoch_checkpoint_name(epoch),
+            self.state[0],
+            self.state[1],
+            meta,
+            token=self.token,
         )
-        ckpt.prune_checkpoints(self.output_dir, "epoch", self.config.keep_epoch_checkpoints)
-        if improved:
-            ckpt.copy_as_best(path, self.output_dir / Path(self.run.best_path).name)
-            ckpt.prune_checkpoints(self.output_dir, "best", self.config.keep_best_checkpoints)
+        if self.primary:
+            ckpt.prune_checkpoints(self.output_dir, "epoch", self.config.keep_epoch_checkpoints)
+            if improved:
+                ckpt.copy_as_best(path, self.output_dir / Path(self.run.best_path).name)
+                ckpt.prune_checkpoints(self.output_dir, "best", self.config.keep_best_checkpoints)
+        distributed.barrier(f"checkpoints of epoch {epoch}")
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -296,6 +318,7 @@ class Trainer:
             for path in ckpt.remove_stale_temporaries(self.output_dir):
                 log.warning("removed %s, left by an interrupted write", path.name)
             outputs.write_json(self.output_dir / outputs.HISTORY_FILE, self.run.history)
+        distributed.barrier("run folder ready")
         timings = [
             self.fit_epoch(epoch) for epoch in range(self.run.epoch + 1, self.config.epochs + 1)
         ]
@@ -306,6 +329,7 @@ class Trainer:
         config = self.config
         plan = self._plan(epoch)
         lr = self.schedule.lr
+        self.phase = f"epoch {epoch}"
         trained = self.train_epoch(plan)
         train_metrics = trained["metrics"]
         val = None
@@ -368,7 +392,7 @@ class Trainer:
         test_metrics = None
         if self.test_split is not None:
             test_metrics = self._test(best_path if best_meta is not None else None, best_meta)
-        summary = self._summary(best_meta, test_metrics, timings)
+        summary = report.run_summary(self, best_meta, test_metrics, timings)
         if self.primary:
             outputs.write_json(self.output_dir / outputs.SUMMARY_FILE, summary)
             assert self.scalars is not None
@@ -411,39 +435,6 @@ class Trainer:
         )
         return test_metrics
 
-    def _summary(
-        self, best_meta: dict | None, test_metrics: dict | None, timings: list[dict]
-    ) -> dict[str, Any]:
-        return outputs.json_safe(
-            {
-                "best_checkpoint": self.run.best_path,
-                "best_epoch": self.run.best_epoch,
-                **report.best_summary(best_meta),
-                "test_metrics": test_metrics,
-                "mixed_precision": self.compute_dtype == jnp.bfloat16,
-                "resumed_from": None if self.resume_path is None else str(self.resume_path),
-                "history_path": str(self.output_dir / outputs.HISTORY_FILE),
-                "retention": {
-                    "epoch_checkpoints": self.config.keep_epoch_checkpoints,
-                    "best_checkpoints": self.config.keep_best_checkpoints,
-                },
-                "tensorboard_dir": str(self.output_dir),
-                "epochs_completed": self.run.epoch,
-                **report.timing_summary(timings),
-                "devices": {
-                    "backend": self.parallel.backend,
-                    "count": self.parallel.device_count,
-                    "hosts": jax.process_count(),
-                },
-                "parameters": self.parameter_count,
-                "dataset": {
-                    "source": str(self.dataset.source),
-                    "sizes": {k: len(v) for k, v in self.dataset.splits.items()},
-                    "skipped_rows": self.dataset.skipped_rows,
-                },
-            }
-        )
-
 
 def _non_empty(split: SplitData | None) -> SplitData | None:
     return split if split is not None and len(split) > 0 else None
@@ -453,15 +444,39 @@ def train(config: TrainConfig, model_factory: ckpt.ModelFactory | None = None) -
     """Run `hsc-jax train` with these settings; returns what summary.json holds.
 
     Settings, the resume/overwrite rule and the dataset are all checked before the first step,
-    so a bad flag, a missing file or a corrupt image fails fast with a message.
+    so a bad flag, a missing file or a corrupt image fails fast with a message. A multi-process
+    run is joined first (`distributed.py`); its processes must agree on the settings and the
+    data, and a lost process stops the others with a `PeerLostError`.
     """
     config.validate()
-    maybe_initialize_distributed()
-    resume_path = resolve_resume(config)
-    with outputs.run_logging(Path(config.output_dir), config.verbose):
+    plan = distributed.plan_join(
+        config.coordinator_address, config.num_processes, config.process_id
+    )
+    process = plan.process_id if plan.multi_process else None
+    with outputs.run_logging(Path(config.output_dir), config.verbose, process):
+        distributed.join(plan, config.join_timeout, config.peer_timeout)
         trainer = Trainer(config, model_factory=model_factory)
-        trainer.setup(resume_path)
-        return trainer.fit()
+        try:
+            resume_path = resolve_resume(config)
+            distributed.check_agreement(shared_settings(config, resume_path), "the settings")
+            trainer.setup(resume_path)
+            return trainer.fit()
+        except Exception as e:
+            if not distributed.is_lost_peer(e):
+                raise
+            error = distributed.lost_peer_error(e, trainer.phase)
+            log.error("%s", error)
+            raise error from e
+
+
+def shared_settings(config: TrainConfig, resume_path: Path | None) -> dict[str, Any]:
+    """What every process of a run must hold alike: the settings that are not per process,
+    and the checkpoint it continues from."""
+    labels = {f.name: option_of(f).label(f.name) for f in dataclasses.fields(TrainConfig)}
+    values = {
+        labels[name]: value for name, value in config.to_dict().items() if name not in PER_PROCESS
+    }
+    return {**values, "--resume": None if resume_path is None else str(resume_path)}
 
 
 __all__ = ["ResumeError", "RunState", "Trainer", "train"]

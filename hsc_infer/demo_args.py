@@ -1,0 +1,192 @@
+"""The demo's command line: the reference's flags, plus ours (--headless, --mirror, ...)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hsc_infer.detectors import DEIMV2_SCORE_THRESHOLD
+from hsc_infer.detectors.yunet import DEFAULT_SCORE_THRESHOLD as YUNET_SCORE_THRESHOLD
+from hsc_infer.providers import add_model_arguments
+from hsc_infer.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE
+
+# Detector runs per frame in video mode: every 2nd frame, boxes carried by optical flow in
+# between (docs/face-path-benchmark.md: same recall and smile accuracy on moving faces as
+# every frame, at about half the detection cost).
+DEFAULT_DETECT_EVERY = 2
+
+
+def _at_least_two(value: str) -> int:
+    number = int(value)
+    if number < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {number}")
+    return number
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {number}")
+    return number
+
+
+def build_parser(description: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m hsc_infer.demo", description=description)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "-v",
+        "--video",
+        help="camera index (0, 1, ...; -1: the first camera found), stream URL (rtsp://, "
+        "http://) or video file",
+    )
+    source.add_argument(
+        "-i", "--images_dir", help="folder of images (jpg, jpeg, png, bmp, webp; recursive)"
+    )
+    p.add_argument(
+        "-m",
+        "--model",
+        default=None,
+        help="detector: yunet (faces, CNN), haar (faces, OpenCV cascade) or a DEIMv2 "
+        "wholebody34 ONNX file (heads); default: yunet where the yuface wheel installs, else haar",
+    )
+    add_model_arguments(p)
+    p.add_argument(
+        "-it",
+        "--inference_type",
+        choices=("fp16", "int8"),
+        default="fp16",
+        help="TensorRT precision (int8 needs calibration.flatbuffers)",
+    )
+    p.add_argument("-dvw", "--disable_video_writer", action="store_true", help="no output.mp4")
+    p.add_argument(
+        "-dwk",
+        "--disable_waitKey",
+        action="store_true",
+        help="do not wait for a key between images",
+    )
+    p.add_argument(
+        "-ost",
+        "--object_socre_threshold",
+        "--object_score_threshold",
+        dest="object_score_threshold",
+        type=float,
+        default=None,
+        help=f"detector score threshold (default: DEIMv2 {DEIMV2_SCORE_THRESHOLD}, YuNet "
+        f"{YUNET_SCORE_THRESHOLD}; Haar has none)",
+    )
+    p.add_argument(
+        "-ast",
+        "--attribute_socre_threshold",
+        type=float,
+        default=0.70,
+        help="accepted, no effect (no attributes detected)",
+    )
+    p.add_argument(
+        "-kst",
+        "--keypoint_threshold",
+        type=float,
+        default=0.30,
+        help="accepted, no effect (no keypoints detected)",
+    )
+    p.add_argument(
+        "--body-long-history-size",
+        dest="long_history",
+        type=_at_least_two,
+        default=LONG_HISTORY_SIZE,
+        help="long smoothing history N",
+    )
+    p.add_argument(
+        "--body-short-history-size",
+        dest="short_history",
+        type=_at_least_two,
+        default=SHORT_HISTORY_SIZE,
+        help="short smoothing history M",
+    )
+    p.add_argument(
+        "-kdm",
+        "--keypoint_drawing_mode",
+        choices=("dot", "box", "both"),
+        default="dot",
+        help="accepted, no effect",
+    )
+    for short, long in (
+        ("-ebm", "--enable_bone_drawing_mode"),
+        ("-dnm", "--disable_generation_identification_mode"),
+        ("-dgm", "--disable_gender_identification_mode"),
+        ("-dlr", "--disable_left_and_right_hand_identification_mode"),
+        ("-dhm", "--disable_headpose_identification_mode"),
+    ):
+        p.add_argument(short, long, action="store_true", help="accepted, no effect")
+    p.add_argument(
+        "-drc",
+        "--disable_render_classids",
+        type=int,
+        nargs="*",
+        default=[],
+        help="class ids not to draw (7 head, 16 face)",
+    )
+    p.add_argument("-efm", "--enable_face_mosaic", action="store_true", help="pixelate faces")
+    p.add_argument(
+        "-dtk",
+        "--disable_tracking",
+        action="store_true",
+        help="hide track ids (key r); tracking and smoothing go on underneath",
+    )
+    p.add_argument(
+        "-dti",
+        "--disable_trackid_overlay",
+        action="store_true",
+        help="no track ids on screen (key t)",
+    )
+    p.add_argument(
+        "-dhd",
+        "--disable_head_distance_measurement",
+        action="store_true",
+        help="no head distance (key m)",
+    )
+    p.add_argument(
+        "-oyt", "--output_yolo_format_text", action="store_true", help="write YOLO-format boxes"
+    )
+    p.add_argument("-bblw", "--bounding_box_line_width", type=_at_least_two, default=2)
+    p.add_argument(
+        "-chf",
+        "--camera_horizontal_fov",
+        type=int,
+        default=90,
+        help="camera horizontal FOV in degrees, for the head distance",
+    )
+    p.add_argument("--threshold", type=float, default=None, help="override the model's threshold")
+    p.add_argument(
+        "--headless", action="store_true", help="no window, no key waits; also writes output.jsonl"
+    )
+    p.add_argument("--output-dir", type=Path, default=Path("."), help="where outputs go")
+    p.add_argument(
+        "--trt-cache-dir",
+        type=Path,
+        default=None,
+        help="TensorRT engine cache (default: the HSC model's folder)",
+    )
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument(
+        "--mirror", action="store_true", help="flip video frames left to right (a webcam mirror)"
+    )
+    p.add_argument(
+        "--detect-every",
+        type=_positive,
+        default=DEFAULT_DETECT_EVERY,
+        help="run the detector on every Nth video frame and move its boxes with the image in "
+        f"between (default {DEFAULT_DETECT_EVERY}; 1: every frame)",
+    )
+    p.add_argument(
+        "--detector-threads",
+        type=_positive,
+        default=None,
+        help="CPU threads for YuNet (default 1: steadiest when anything else runs)",
+    )
+    p.add_argument(
+        "--no-io-threads",
+        dest="io_threads",
+        action="store_false",
+        help="read and write video on the main thread (by default they overlap the compute)",
+    )
+    return p

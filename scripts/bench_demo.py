@@ -1,0 +1,165 @@
+"""The whole demo loop at camera speed: FPS, per-stage ms, and what detecting every Nth frame
+costs in recall and smile accuracy on moving faces.
+
+    .venv/bin/python scripts/bench_demo.py                          # default detector, N = 1..4
+    .venv/bin/python scripts/bench_demo.py --detectors yunet haar --every 1 2 --rounds 3
+    xvfb-run -a .venv/bin/python scripts/bench_demo.py --window    # also with a window
+    .venv/bin/python scripts/bench_demo.py --detectors yunet haar --threads 1 2 --no-threads
+
+Builds a 640x480, 30 FPS clip (mp4v, in a temporary folder) from the face-path benchmark's
+backgrounds with leak-free FERPlus test faces drifting across them (scripts/face_path.py:
+`compose_clip`), then runs `python -m hsc_infer.demo` headless on it (writing output.mp4 and
+output.jsonl, as a user would) with the shipped S model, once per setting and round, settings
+in turn. For each setting it prints the loop's FPS (frames / wall time, reading and writing
+included), the mean ms of each stage, and, from output.jsonl, recall of the true faces
+(IoU >= 0.3), false boxes per frame and per-frame smile accuracy on the faces found. The load
+(`uptime`) before and after goes with the table. Results: README (Speed) and
+docs/face-path-benchmark.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+from bench_face_path import FERPLUS, cpu_name, load_uptime, match
+from face_path import ClipTruth, compose_clip, leak_free_test_faces, skimage_photos
+
+from hsc_infer import demo
+from hsc_infer.detectors import Detection
+from hsc_infer.stages import STAGES, StageTimes
+
+CLIP_FPS = 30.0
+
+
+def write_clip(path: Path, faces, labels, segments: int, seed: int) -> list[ClipTruth]:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), CLIP_FPS, (640, 480))
+    truths = []
+    for frame, truth in compose_clip(faces, labels, skimage_photos(), segments, seed=seed):
+        writer.write(frame)
+        truths.append(truth)
+    writer.release()
+    return truths
+
+
+def score(jsonl: Path, truths: list[ClipTruth]) -> tuple[float, float, float]:
+    """(recall, false boxes per frame, per-frame smile accuracy on found faces)."""
+    faces = found = false = correct = 0
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    for line, truth in zip(lines, truths, strict=True):
+        heads = line["heads"]
+        boxes = [Detection(tuple(h["box"]), 1.0, kind="face") for h in heads]
+        matched = match(boxes, truth.boxes)
+        faces += len(truth.boxes)
+        found += len(matched)
+        false += len(heads) - len(matched)
+        correct += sum(heads[d]["smiling"] == truth.smiling[t] for t, d in matched.items())
+    return found / max(faces, 1), false / max(len(lines), 1), correct / max(found, 1)
+
+
+@dataclass(frozen=True)
+class Setting:
+    detector: str
+    every: int
+    detector_threads: int = 1
+    window: bool = False
+    io_threads: bool = True
+
+    def mode(self) -> str:
+        mode = "window" if self.window else "headless"
+        return mode + ("" if self.io_threads else ", no I/O threads")
+
+    def argv(self, clip: Path, out: Path) -> list[str]:
+        argv = ["-v", str(clip), "-m", self.detector, "--detect-every", str(self.every)]
+        argv += ["--detector-threads", str(self.detector_threads), "--output-dir", str(out)]
+        argv += ["-dwk"] if self.window else ["--headless"]
+        return argv + ([] if self.io_threads else ["--no-io-threads"])
+
+
+def run_demo(setting: Setting, clip: Path, out: Path) -> StageTimes:
+    app = demo.Demo(demo.build_parser().parse_args(setting.argv(clip, out)))
+    app.run()
+    return app.times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
+    parser.add_argument("--detectors", nargs="+", default=["yunet"], help="-m values")
+    parser.add_argument("--every", type=int, nargs="+", default=[1, 2, 3, 4])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1], help="YuNet's threads")
+    parser.add_argument("--seconds", type=int, default=12, help="clip length (2 s segments)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per setting, interleaved")
+    parser.add_argument("--window", action="store_true", help="also run with a window")
+    parser.add_argument("--no-threads", action="store_true", help="also without I/O threads")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    faces, labels = leak_free_test_faces(args.data)
+    order = np.random.default_rng(args.seed).permutation(len(faces))
+    faces, labels = [faces[i] for i in order], labels[order]
+    settings = [
+        Setting(d, n, t)
+        for d in args.detectors
+        for n in args.every
+        for t in (args.threads if d == "yunet" else [1])
+    ]
+    if args.no_threads:
+        settings += [replace(s, io_threads=False) for s in settings if s.every == 2]
+    if args.window:
+        settings += [replace(s, window=True) for s in settings if s.io_threads and s.every == 2]
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        truths = write_clip(clip, faces, labels, max(1, args.seconds // 2), args.seed)
+        before = load_uptime()
+        results: dict[Setting, list] = {s: [] for s in settings}
+        for round_ in range(args.rounds):
+            for index, setting in enumerate(settings):
+                out = Path(tmp) / f"out_{round_}_{index}"
+                times = run_demo(setting, clip, out)
+                quality = None if setting.window else score(out / "output.jsonl", truths)
+                results[setting].append((times, quality))
+        after = load_uptime()
+
+    print(
+        f"clip: {len(truths)} frames 640x480 at {CLIP_FPS:g} FPS, "
+        f"{sum(len(t.boxes) for t in truths)} faces; {date.today()}; CPU {cpu_name()}, "
+        f"{os.cpu_count()} logical cores; OpenCV {cv2.__version__}; {args.rounds} round(s), "
+        "median shown"
+    )
+    print(f"load before: {before}\nload after:  {after}\n")
+    stages = [s for s in STAGES if s != "display"] + (["display"] if args.window else [])
+    print(
+        "| detector | detect every | detector threads | mode | FPS | "
+        + " | ".join(f"{s} ms" for s in stages)
+        + " | recall | false boxes / frame | smile acc. (found) |"
+    )
+    print("|---" * (8 + len(stages)) + "|")
+    for setting, runs in results.items():
+        fps = np.median([t.loop_fps() for t, _ in runs])
+        ms = [np.median([t.means().get(s, 0.0) for t, _ in runs]) for s in stages]
+        quality = runs[0][1]
+        cells = (
+            "| - | - | - |"
+            if quality is None
+            else (f"| {quality[0]:.1%} | {quality[1]:.3f} | {quality[2]:.1%} |")
+        )
+        threads = setting.detector_threads if setting.detector == "yunet" else "-"
+        print(
+            f"| {setting.detector} | {setting.every} | {threads} | {setting.mode()} | {fps:.1f} | "
+            + " | ".join(f"{m:.1f}" for m in ms)
+            + f" {cells}"
+        )
+
+
+if __name__ == "__main__":
+    main()

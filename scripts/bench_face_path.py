@@ -1,0 +1,278 @@
+"""Face detectors on real backgrounds: recall, false boxes, speed and smile accuracy.
+
+    .venv/bin/python scripts/bench_face_path.py                    # 500 frames, every setting
+    .venv/bin/python scripts/bench_face_path.py --frames 200 --only yunet
+    .venv/bin/python scripts/bench_face_path.py --calibrate        # fit YuNet box -> face box
+
+Frames (640x480) are built at run time from scikit-image's photographs (a dev dependency) with
+leak-free FERPlus test faces pasted at 60-220 px (1-2 per frame), plus the astronaut
+photograph's real face; a fifth of the frames hold no face. Every setting sees every frame, in
+turn, frame by frame, so a change in the machine's load hits all of them alike. A detection
+counts when its box overlaps a true face box with IoU >= 0.3 (one detection per face); every
+other box is a false one. Smile accuracy is the shipped S model's decision on the crop the
+contract cuts from each found face, against the FERPlus label; "direct" is its decision on the
+original crops of the same faces. The load (`uptime`) before and after goes with the table.
+Results: docs/face-path-benchmark.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+from face_path import BenchFrame, compose_frames, leak_free_test_faces, skimage_photos
+
+from hsc_infer import SmileClassifier
+from hsc_infer.crops import crop, crop_box
+from hsc_infer.detectors import Detection, HaarFaceDetector, YuNetFaceDetector
+from hsc_infer.tracking import iou
+
+FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
+MIN_IOU = 0.3
+SMALL_FACE = 100  # px: the recall of faces below this side is reported on its own
+
+
+def match(detections: list[Detection], truth: tuple) -> dict[int, int]:
+    """Greedy one-to-one matching, best IoU first: {true index: detection index}."""
+    pairs = sorted(
+        ((iou(d.box, t), ti, di) for ti, t in enumerate(truth) for di, d in enumerate(detections)),
+        reverse=True,
+    )
+    matched: dict[int, int] = {}
+    used = set()
+    for score, ti, di in pairs:
+        if score < MIN_IOU:
+            break
+        if ti not in matched and di not in used:
+            matched[ti] = di
+            used.add(di)
+    return matched
+
+
+@dataclass
+class Tally:
+    faces: int = 0
+    found: int = 0
+    small: int = 0
+    small_found: int = 0
+    false_boxes: int = 0
+    frames: int = 0
+    ms: list[float] = field(default_factory=list)
+    correct: int = 0
+    direct_correct: int = 0
+    ious: list[float] = field(default_factory=list)
+
+    def add(
+        self,
+        frame: BenchFrame,
+        detections: list[Detection],
+        ms: float,
+        classifier: SmileClassifier,
+        direct: list[bool],
+    ) -> None:
+        matched = match(detections, frame.boxes)
+        self.frames += 1
+        self.ms.append(ms)
+        self.faces += len(frame.boxes)
+        self.found += len(matched)
+        self.false_boxes += len(detections) - len(matched)
+        for ti, box in enumerate(frame.boxes):
+            if box[2] - box[0] < SMALL_FACE:
+                self.small += 1
+                self.small_found += ti in matched
+        if matched:
+            crops = [
+                crop(frame.image, crop_box(detections[di], classifier.contract, frame.image.shape))
+                for di in matched.values()
+            ]
+            probs = classifier.predict(crops)
+            for (ti, di), p in zip(matched.items(), probs, strict=True):
+                self.correct += bool(p >= classifier.threshold) == frame.smiling[ti]
+                self.direct_correct += direct[ti] == frame.smiling[ti]
+                self.ious.append(iou(detections[di].box, frame.boxes[ti]))
+
+    def row(self, name: str) -> str:
+        ms = np.asarray(self.ms)
+        found = max(self.found, 1)
+        return (
+            f"| {name} | {self.found / max(self.faces, 1):.1%} "
+            f"| {self.small_found / max(self.small, 1):.1%} "
+            f"| {self.false_boxes / max(self.frames, 1):.3f} "
+            f"| {np.median(ms):.1f} | {np.percentile(ms, 95):.1f} "
+            f"| {self.correct / found:.1%} | {self.direct_correct / found:.1%} "
+            f"| {np.median(self.ious) if self.ious else float('nan'):.2f} |"
+        )
+
+
+HEADER = (
+    "| detector, setting | recall | recall < 100 px | false boxes / frame | ms median | ms p95 "
+    "| smile acc. (found) | direct acc. (same faces) | IoU median |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def haar_settings() -> dict[str, Callable[[], HaarFaceDetector]]:
+    def haar(**kw):
+        # Every setting spelled out from the old default, so rows keep their meaning when the
+        # class's defaults change.
+        settings = {"cascade": "default", "equalize": True, "min_neighbors": 5, **kw}
+        return lambda: HaarFaceDetector(**settings)
+
+    return {
+        "haar default, 320 px, equalised (the old default)": haar(),
+        "haar default, 320 px": haar(equalize=False),
+        "haar default, 480 px, equalised": haar(detect_width=480),
+        "haar default, 480 px": haar(detect_width=480, equalize=False),
+        "haar default, full frame, equalised": haar(detect_width=None),
+        "haar default, full frame": haar(detect_width=None, equalize=False),
+        "haar default, 320 px, 8 neighbours": haar(min_neighbors=8, equalize=False),
+        "haar alt2, 320 px, 3 neighbours (the Haar fallback)": haar(
+            cascade="alt2", equalize=False, min_neighbors=3
+        ),
+        "haar alt2, 480 px": haar(cascade="alt2", detect_width=480, equalize=False),
+    }
+
+
+YUNET_WIDTHS = (160, 224, 256, 320, 384, 448, 480, 512, 640)
+YUNET_THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
+YUNET_MIN_FACES = (0, 32)
+ONE_THREAD_WIDTHS = (320, 448, 480)  # also timed with one OpenMP thread
+
+
+def yunet_name(width: int, threshold: float, min_face: int, threads: int | None = None) -> str:
+    size = f"{width}x{width * 3 // 4}"
+    name = f"yunet {size}, score >= {threshold:.1f}, min face {min_face} px"
+    return name + (", 1 thread" if threads == 1 else "")
+
+
+def load_uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return f"load average {os.getloadavg()}"
+
+
+def cpu_name() -> str:
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def calibrate(frames: list[BenchFrame], width: int) -> None:
+    """Fit the YuNet box -> face box conversion (crops.yunet_to_face) on the true face boxes."""
+    detector = YuNetFaceDetector(score_threshold=0.5, detect_width=width, min_face=0)
+    sides, downs, lefts = [], [], []
+    for frame in frames:
+        raw = detector.raw(frame.image)
+        keep = raw.scores >= 0.5
+        for truth in frame.boxes:
+            boxes = raw.boxes[keep]
+            if not len(boxes):
+                continue
+            best = max(boxes, key=lambda b: iou(b, truth))
+            if iou(best, truth) < MIN_IOU:
+                continue
+            w, h = best[2] - best[0], best[3] - best[1]
+            sides.append((truth[2] - truth[0]) / h)
+            downs.append(((truth[1] + truth[3]) / 2 - (best[1] + best[3]) / 2) / h)
+            lefts.append(((truth[0] + truth[2]) / 2 - (best[0] + best[2]) / 2) / w)
+    print(
+        f"YuNet {width} px, {len(sides)} faces: true side / YuNet height median "
+        f"{np.median(sides):.3f} (IQR {np.percentile(sides, 25):.3f}-"
+        f"{np.percentile(sides, 75):.3f}); true centre below YuNet's, in YuNet heights, median "
+        f"{np.median(downs):.3f}; right of it, in widths, median {np.median(lefts):.3f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
+    parser.add_argument("--frames", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=("haar", "yunet"), default=None)
+    parser.add_argument("--widths", type=int, nargs="+", default=list(YUNET_WIDTHS))
+    parser.add_argument("--model", default=None, help="HSC model (default: the shipped S)")
+    parser.add_argument("--calibrate", action="store_true", help="fit YuNet's box conversion")
+    args = parser.parse_args()
+
+    faces, labels = leak_free_test_faces(args.data)
+    order = np.random.default_rng(args.seed).permutation(len(faces))
+    faces, labels = [faces[i] for i in order], labels[order]
+    frames = compose_frames(faces, labels, skimage_photos(), args.frames, seed=args.seed)
+    if args.calibrate:
+        for width in args.widths:
+            calibrate(frames, width)
+        return
+
+    # One onnxruntime thread: idle pool threads spin after each run and would slow whichever
+    # detector runs next (its time is not measured here).
+    classifier = SmileClassifier(args.model, intra_op_threads=1)
+    haar = {} if args.only == "yunet" else {k: f() for k, f in haar_settings().items()}
+    yunets = {}
+    if args.only != "haar":
+        for width in args.widths:
+            # OpenMP keeps a thread count once set: the default rows set it back to one per core
+            # (OpenMP's default) since the one-thread rows run in the same process.
+            cores = os.cpu_count() or 1
+            yunets[width, None] = YuNetFaceDetector(0.0, width, min_face=0, threads=cores)
+            if width in ONE_THREAD_WIDTHS:
+                yunets[width, 1] = YuNetFaceDetector(0.0, width, min_face=0, threads=1)
+    tallies: dict[str, Tally] = {}
+    before = load_uptime()
+    start = time.perf_counter()
+    for frame in frames:
+        direct = (
+            [bool(p >= classifier.threshold) for p in classifier.predict(list(frame.crops))]
+            if frame.crops
+            else []
+        )
+        for name, detector in haar.items():
+            t = time.perf_counter()
+            found = detector(frame.image)
+            ms = (time.perf_counter() - t) * 1000
+            tallies.setdefault(name, Tally()).add(frame, found, ms, classifier, direct)
+        for (width, threads), detector in yunets.items():
+            t = time.perf_counter()
+            raw = detector.raw(frame.image)
+            ms = (time.perf_counter() - t) * 1000
+            for threshold in YUNET_THRESHOLDS:
+                for min_face in YUNET_MIN_FACES:
+                    detector.score_threshold, detector.min_face = threshold, min_face
+                    t = time.perf_counter()
+                    found = detector.postprocess(raw, frame.image.shape)
+                    post = (time.perf_counter() - t) * 1000
+                    name = yunet_name(width, threshold, min_face, threads)
+                    tallies.setdefault(name, Tally()).add(
+                        frame, found, ms + post, classifier, direct
+                    )
+    seconds = time.perf_counter() - start
+    after = load_uptime()
+
+    faces_total = sum(len(f.boxes) for f in frames)
+    empty = sum(not f.boxes for f in frames)
+    print(
+        f"{len(frames)} frames 640x480 ({empty} without a face), {faces_total} faces "
+        f"(seed {args.seed}); {date.today()}; CPU {cpu_name()}, {os.cpu_count()} logical cores; "
+        f"OpenCV {cv2.__version__}; {seconds:.0f} s"
+    )
+    print(f"load before: {before}\nload after:  {after}\n")
+    print(HEADER)
+    for name, tally in tallies.items():
+        print(tally.row(name))
+
+
+if __name__ == "__main__":
+    main()
