@@ -7,8 +7,10 @@
 `-m` picks the detector: yunet (the default where the yuface wheel installs), haar, or a DEIMv2
 wholebody34 ONNX file. In video mode the detector runs on every `--detect-every`th frame and
 its boxes follow the image in between. Reference flags are kept. Flags for detector attributes
-our detectors do not produce (-ast, -kst, -kdm, -ebm, -dnm, -dgm, -dlr, -dhm) are accepted and
-have no effect. `-drc` takes wholebody34 class ids: 7 hides head boxes, 16 hides face boxes.
+With a DEIMv2 wholebody34 model every class is drawn (bodies, heads, faces, hands, keypoints,
+bones) and -ast, -kst, -kdm, -ebm, -dnm, -dgm, -dlr, -dhm act as in the reference
+(docs/wholebody.md); with a face detector the log says once that they cannot act. `-drc` takes
+wholebody34 class ids: 7 hides head boxes, 16 hides face boxes.
 `-oyt` writes `cls cx cy w h` (7 head, 16 face; normalised, 6 decimals) in
 `<output-dir>/output/`: beside each annotated image in image mode, beside each raw frame
 (`<frame>.png`) in video mode. Boxes drawn and written are the crops classified, in pixels,
@@ -19,6 +21,7 @@ The log ends with the loop's FPS and the mean ms of each stage.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -34,7 +37,14 @@ import numpy as np
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.demo_args import build_parser as _build_parser
 from hsc_infer.demo_output import VideoSink, frame_record, visible, yolo_lines
+from hsc_infer.demo_wholebody import (
+    WholeBodyView,
+    flags_that_cannot_act,
+    log_flags_that_cannot_act,
+    write_yolo,
+)
 from hsc_infer.detectors import load_detector
+from hsc_infer.detectors.deimv2 import Deimv2Detector
 from hsc_infer.drawing import draw_frame
 from hsc_infer.errors import USER_ERRORS, MediaError
 from hsc_infer.media import Prefetcher, capture_fps, frames, list_images, open_capture, read_image
@@ -105,6 +115,11 @@ class Demo:
             threads=args.detector_threads,
         )
         logger.info("detector: %s; classifier: %r", type(detector).__name__, classifier)
+        self.detector = detector
+        self.wholebody = WholeBodyView(args) if isinstance(detector, Deimv2Detector) else None
+        self.parsed = None  # the last whole-body frame, for -oyt
+        if self.wholebody is None:
+            log_flags_that_cannot_act(flags_that_cannot_act(args), type(detector).__name__)
         self.pipeline = HeadSmilePipeline(
             detector,
             classifier,
@@ -128,8 +143,18 @@ class Demo:
     def annotate(self, frame: np.ndarray, result: FrameResult, show_fps: bool) -> np.ndarray:
         a = self.args
         with self.times.stage("drawing"):
+            canvas = frame.copy()
+            if self.wholebody is not None:
+                self.parsed = self.wholebody.render(
+                    canvas,
+                    self.detector.last_rows,
+                    result,
+                    show_ids=self.view.ids_visible,
+                    show_distance=self.view.show_distance,
+                )
+                result = dataclasses.replace(result, heads=())  # drawn above; stats below
             return draw_frame(
-                frame.copy(),
+                canvas,
                 visible(result, a.disable_render_classids),
                 self.fps if show_fps else None,
                 line_width=a.bounding_box_line_width,
@@ -151,7 +176,10 @@ class Demo:
             return
         with self.times.stage("display"):
             cv2.imshow(WINDOW, image)
-            _handle_key(cv2.waitKey(wait_ms), self.view)
+            key = cv2.waitKey(wait_ms)
+            _handle_key(key, self.view)
+            if self.wholebody is not None and key >= 0:
+                self.wholebody.handle_key(key)
 
     def _write_record(self, jsonl: IO[str] | None, index: int, result: FrameResult) -> None:
         if jsonl is not None:
@@ -195,7 +223,9 @@ class Demo:
                     if sink is not None:
                         sink.write(image)
                     self._write_record(jsonl, count, result)
-                    if a.output_yolo_format_text:
+                    if a.output_yolo_format_text and self.parsed is not None:
+                        write_yolo(yolo_dir, f"{count + 1:08d}", frame, image, self.parsed)
+                    elif a.output_yolo_format_text:
                         cv2.imwrite(str(yolo_dir / f"{count:08d}.png"), frame)
                         text = "\n".join(yolo_lines(result, frame.shape))
                         (yolo_dir / f"{count:08d}.txt").write_text(text + "\n" if text else "")
@@ -237,7 +267,9 @@ class Demo:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if not cv2.imwrite(str(target), image):
                     logger.warning("cannot write %s", target)
-                if a.output_yolo_format_text:
+                if a.output_yolo_format_text and self.parsed is not None:
+                    write_yolo(target.parent, target.stem, frame, image, self.parsed)
+                elif a.output_yolo_format_text:
                     text = "\n".join(yolo_lines(result, frame.shape))
                     target.with_suffix(".txt").write_text(text + "\n" if text else "")
                 self._write_record(jsonl, index, result)

@@ -30,6 +30,19 @@ def _positive(value: str) -> int:
     return number
 
 
+# Flags that only the DEIMv2 wholebody34 rendering can act on: (dest, default).
+WHOLEBODY_FLAGS = {
+    "-ast": ("attribute_socre_threshold", 0.70),
+    "-kst": ("keypoint_threshold", 0.30),
+    "-kdm": ("keypoint_drawing_mode", "dot"),
+    "-ebm": ("enable_bone_drawing_mode", False),
+    "-dnm": ("disable_generation_identification_mode", False),
+    "-dgm": ("disable_gender_identification_mode", False),
+    "-dlr": ("disable_left_and_right_hand_identification_mode", False),
+    "-dhm": ("disable_headpose_identification_mode", False),
+}
+
+
 def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m hsc_infer.demo", description=description)
     source = p.add_mutually_exclusive_group(required=True)
@@ -79,14 +92,15 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--attribute_socre_threshold",
         type=float,
         default=0.70,
-        help="accepted, no effect (no attributes detected)",
+        help="DEIMv2 wholebody34: attribute score threshold (generation, gender, head pose, "
+        "left/right hand)",
     )
     p.add_argument(
         "-kst",
         "--keypoint_threshold",
         type=float,
         default=0.30,
-        help="accepted, no effect (no keypoints detected)",
+        help="DEIMv2 wholebody34: keypoint score threshold",
     )
     p.add_argument(
         "--body-long-history-size",
@@ -107,16 +121,16 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--keypoint_drawing_mode",
         choices=("dot", "box", "both"),
         default="dot",
-        help="accepted, no effect",
+        help="DEIMv2 wholebody34: keypoints as dots, boxes or both (key k cycles)",
     )
-    for short, long in (
-        ("-ebm", "--enable_bone_drawing_mode"),
-        ("-dnm", "--disable_generation_identification_mode"),
-        ("-dgm", "--disable_gender_identification_mode"),
-        ("-dlr", "--disable_left_and_right_hand_identification_mode"),
-        ("-dhm", "--disable_headpose_identification_mode"),
+    for short, long, what in (
+        ("-ebm", "--enable_bone_drawing_mode", "draw bones between keypoints (key b)"),
+        ("-dnm", "--disable_generation_identification_mode", "no adult/child (key n)"),
+        ("-dgm", "--disable_gender_identification_mode", "no male/female (key g)"),
+        ("-dlr", "--disable_left_and_right_hand_identification_mode", "no left/right (key h)"),
+        ("-dhm", "--disable_headpose_identification_mode", "no head pose (key p)"),
     ):
-        p.add_argument(short, long, action="store_true", help="accepted, no effect")
+        p.add_argument(short, long, action="store_true", help=f"DEIMv2 wholebody34: {what}")
     p.add_argument(
         "-drc",
         "--disable_render_classids",

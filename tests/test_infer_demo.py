@@ -83,7 +83,7 @@ def test_headless_no_writer_no_tracking(models, tmp_path):
     assert not (tmp_path / "o" / "output.mp4").exists()
     lines = [json.loads(x) for x in (tmp_path / "o" / "output.jsonl").read_text().splitlines()]
     assert [h["track_id"] for h in lines[0]["heads"]] == [None, None]
-    yolo = (tmp_path / "o" / "output" / "00000000.txt").read_text().splitlines()
+    yolo = (tmp_path / "o" / "output" / "00000001.txt").read_text().splitlines()
     assert yolo[0] == "7 0.250000 0.500000 0.300000 0.500000"
 
 

@@ -51,6 +51,8 @@ class Deimv2Detector:
         self.input_dtype = _DTYPES[inputs[0].type]
         self.output_name = self.session.get_outputs()[0].name
         self.score_threshold = score_threshold
+        # The last frame's raw rows, all 34 classes: what the whole-body rendering draws.
+        self.last_rows = np.zeros((0, 6), np.float32)
 
     def preprocess(self, frame: np.ndarray) -> np.ndarray:
         check_frame(frame)
@@ -79,4 +81,5 @@ class Deimv2Detector:
             outputs = self.session.run([self.output_name], {self.input_name: batch})
         except Exception as e:
             raise RuntimeError(f"DEIMv2 failed on a frame of shape {frame.shape}: {e}") from e
-        return self.postprocess(outputs[0][0], frame.shape)
+        self.last_rows = np.asarray(outputs[0][0], dtype=np.float32).reshape(-1, 6)
+        return self.postprocess(self.last_rows, frame.shape)
