@@ -196,3 +196,14 @@ def test_videos_sharing_a_stem_are_refused(tmp_path):
     write_video(folder / "smiling_x.avi", frames=2)
     with pytest.raises(ValueError, match="share a name stem"):
         crop_heads(folder, tmp_path / "out", lambda frame: [])
+
+
+def test_a_gpu_provider_falls_back_to_the_cpu_where_there_is_none(videos, detector_model, tmp_path):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA: nothing falls back")
+    output = tmp_path / "train"
+    result = run(videos, output, detector_model, "--frame-step", "5", "-ep", "tensorrt")
+    assert result.exit_code == 0, result.output
+    assert len(crops(output)) == 4  # frames 0 and 5 of each labelled 10-frame video

@@ -171,3 +171,23 @@ def test_ferplus_loads_the_leak_free_test_split():
     # The 2,904 rows of (test & ~label_conflict & ~md5.isin(train md5)), see PROVENANCE.md.
     assert len(ds.splits["test"]) == 2904
     assert len(ds.splits["train"]) == 25045 - 25  # train rows whose copies carry both labels
+
+
+def test_build_takes_only_the_extensions_asked_for(tmp_path):
+    root = tmp_path / "crops"
+    make_tree(root)
+    draw(root / "train" / "smiling" / "extra.bmp", 60, ".bmp")
+    output = tmp_path / "set.parquet"
+    runner = CliRunner()
+    result = runner.invoke(
+        data, ["build", "--root", str(root), "--output", str(output), "--extensions", "PNG, .bmp"]
+    )
+    assert result.exit_code == 0, result.output
+    names = sorted(pd.read_parquet(output)["filename"])
+    assert names == ["clipA_f000012.png", "clipA_f000024.png", "extra.bmp", "x.png"]
+    result = runner.invoke(data, ["build", "--root", str(root), "--output", str(output)])
+    assert "wrote 6 rows" in result.output  # by default every image suffix, .bmp included
+    result = runner.invoke(
+        data, ["build", "--root", str(root), "--output", str(output), "--extensions", "tif"]
+    )
+    assert result.exit_code == 1 and "*.tif" in result.output

@@ -78,7 +78,16 @@ def parse_frame_name(stem: str) -> tuple[str | None, int | None]:
     return match.group("video"), int(match.group("frame"))
 
 
-def find_images(root: Path) -> list[ImageFile]:
+def parse_extensions(text: str) -> frozenset[str]:
+    """'png,JPG, .jpeg' -> {'.png', '.jpg', '.jpeg'}: the suffixes `data build` takes."""
+    suffixes = {"." + part.strip().lower().lstrip(".") for part in text.split(",")}
+    suffixes.discard(".")
+    if not suffixes:
+        raise DatasetError(f"--extensions {text!r} names no file extension; e.g. png,jpg")
+    return frozenset(suffixes)
+
+
+def find_images(root: Path, extensions: frozenset[str] = IMAGE_SUFFIXES) -> list[ImageFile]:
     """Images under ROOT/<split>/<class>/, folder names and suffixes matched in any case."""
     found = []
     for split_dir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -93,22 +102,29 @@ def find_images(root: Path) -> list[ImageFile]:
                 ImageFile(path=file, split=split, class_id=class_id)
                 for file in sorted(class_dir.iterdir())
                 if file.is_file()
-                and file.suffix.lower() in IMAGE_SUFFIXES
+                and file.suffix.lower() in extensions
                 and not file.name.startswith(".")  # editors' and macOS's sidecar files
             ]
     return found
 
 
-def build_parquet(root: str | Path, output: str | Path, skip_bad_rows: bool = False) -> BuildReport:
-    """Embed every image of the tree into one parquet file, written atomically."""
+def build_parquet(
+    root: str | Path,
+    output: str | Path,
+    skip_bad_rows: bool = False,
+    extensions: frozenset[str] = IMAGE_SUFFIXES,
+) -> BuildReport:
+    """Embed every image of the tree (files with one of `extensions`) into one parquet file,
+    written atomically."""
     root, output = Path(root).expanduser().resolve(), Path(output).expanduser()
     if not root.is_dir():
         raise DatasetError(f"--root {root} is not a folder")
-    files = find_images(root)
+    files = find_images(root, extensions)
     if not files:
+        wanted = "|".join(sorted(s.lstrip(".") for s in extensions))
         raise DatasetError(
             f"no images under {root}: expected ROOT/<train|validation|val|test>/"
-            f"<smiling|no_smiling>/*.png|jpg|jpeg"
+            f"<smiling|no_smiling>/*.{wanted}"
         )
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         contents = list(pool.map(_read_checked, (f.path for f in files)))

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from hsc_infer.labels import IMAGE_SUFFIXES
+from hsc_infer.providers import PROVIDER_CHOICES
 from hsc_jax.cli import user_errors
-from hsc_jax.data.build import build_parquet
+from hsc_jax.data.build import build_parquet, parse_extensions
 from hsc_jax.data.inspection import inspect_dataset
 from hsc_jax.data.labels import CLASS_NAMES, normalise_split, resolve_labels
 
@@ -22,7 +24,7 @@ def data() -> None:
     "--root",
     required=True,
     type=click.Path(path_type=Path),
-    help="Folder holding {train,validation,val,test}/{smiling,no_smiling}/*.png|jpg|jpeg.",
+    help="Folder holding {train,validation,val,test}/{smiling,no_smiling}/ images.",
 )
 @click.option(
     "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Parquet file."
@@ -30,10 +32,17 @@ def data() -> None:
 @click.option(
     "--skip_bad_rows", is_flag=True, help="Leave undecodable images out instead of failing."
 )
-def build_command(root: Path, output: Path, skip_bad_rows: bool) -> None:
+@click.option(
+    "--extensions",
+    default=",".join(sorted(s.lstrip(".") for s in IMAGE_SUFFIXES)),
+    show_default=True,
+    help="Image file extensions to take, comma separated (any case).",
+)
+def build_command(root: Path, output: Path, skip_bad_rows: bool, extensions: str) -> None:
     """Embed a folder tree of labelled images into one parquet file."""
     with user_errors():
-        report = build_parquet(root, output, skip_bad_rows=skip_bad_rows)
+        wanted = parse_extensions(extensions)
+        report = build_parquet(root, output, skip_bad_rows=skip_bad_rows, extensions=wanted)
     click.echo(report.format())
 
 
@@ -114,6 +123,15 @@ def inspect_command(path: Path) -> None:
 @click.option("--frame-step", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--min-dimension", default=6, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-dimension", default=750, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "-ep",
+    "--execution-provider",
+    "provider",
+    default="cpu",
+    show_default=True,
+    type=click.Choice(PROVIDER_CHOICES),
+    help="onnxruntime provider of the DEIMv2 detector (cuda, tensorrt fall back to the CPU).",
+)
 @click.option("--dry-run", is_flag=True, help="Count the crops without writing any.")
 @click.option("--overwrite", is_flag=True, help="Replace crops that already exist.")
 def crop_heads_command(
@@ -123,6 +141,7 @@ def crop_heads_command(
     frame_step: int,
     min_dimension: int,
     max_dimension: int,
+    provider: str,
     dry_run: bool,
     overwrite: bool,
 ) -> None:
@@ -131,7 +150,7 @@ def crop_heads_command(
     from hsc_jax.data.crop_heads import SCORE_THRESHOLD, crop_heads
 
     with user_errors():
-        detector = load_detector(detector_model, provider="cpu", score_threshold=SCORE_THRESHOLD)
+        detector = load_detector(detector_model, provider=provider, score_threshold=SCORE_THRESHOLD)
         report = crop_heads(
             input_dir,
             output_dir,
