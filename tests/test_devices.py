@@ -74,3 +74,10 @@ def test_predict_and_export_take_device(checkpoint: Path, tmp_path: Path):
         predict, ["--checkpoint", str(checkpoint), "--inputs", str(image), "--device", "nope"]
     )
     assert result.exit_code == 2 and "--device" in result.output
+
+
+@pytest.mark.skipif(_has("gpu"), reason="this machine has a GPU: nothing falls back")
+def test_training_with_cuda_runs_on_the_cpu():
+    from hsc_jax.train.mesh import data_parallel
+
+    assert data_parallel("cuda").backend == "cpu"

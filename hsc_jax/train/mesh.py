@@ -17,24 +17,10 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from hsc_jax.devices import backend_for
 from hsc_jax.errors import DeviceError
 
 DATA_AXIS = "data"
-
-
-def backend_for(device: str) -> str:
-    """Map the --device choice to a JAX backend name, refusing kinds this machine lacks."""
-    if device == "auto":
-        return jax.default_backend()
-    wanted = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "tpu": "tpu"}[device]
-    try:
-        jax.devices(wanted)
-    except RuntimeError as e:
-        raise DeviceError(
-            f"--device {device} asked for, but JAX has no {wanted} backend here "
-            f"(available: {jax.default_backend()}); use --device auto or cpu"
-        ) from e
-    return wanted
 
 
 @dataclass(frozen=True)
