@@ -39,8 +39,8 @@ class HaarFaceDetector:
 
     The defaults come from the benchmark on real backgrounds (docs/face-path-benchmark.md):
     alt2 with 3 neighbours, no equalisation, 320 px wide found 71.7 % of the faces with 0.042
-    false boxes per frame in 23 ms, where the default cascade equalised (the earlier setting)
-    found 54.0 % with 0.060 in 34 ms (equalising cost the default cascade 7-11 points of recall
+    false boxes per frame in 21 ms, where the default cascade equalised (the earlier setting)
+    found 54.0 % with 0.060 in 31 ms (equalising cost the default cascade 7-11 points of recall
     at every width for a small drop in false boxes).
     """
 

@@ -24,11 +24,11 @@ from hsc_infer.errors import MediaError
 
 # Chosen from the benchmark table (docs/face-path-benchmark.md, 500 frames): the narrowest
 # working width and the score that find 95 % of the faces with under 0.05 false boxes per frame
-# within 15 ms: 448 px, score 0.5 (96.0 %, 0.036, 14.6 ms median with the other core busy).
-# 320 px tops out at 89.8 % (faces under 100 px get too small); 480 px needs 17 ms. One OpenMP
+# within 15 ms: 448 px, score 0.5 (96.0 %, 0.036, 14.0 ms median with the other core busy).
+# 320 px tops out at 90.1 % (faces under 100 px get too small); 480 px needs 16.5 ms. One OpenMP
 # thread: with two, YuNet's threads wait on each other whenever anything else runs (the
-# classifier, video decoding, another program): 22 ms median and 447 ms p95 at 448 px in the
-# same run, against 14.6 and 31 ms.
+# classifier, video decoding, another program): 11.8 ms median but 466 ms p95 at 448 px in the
+# same run, against 14.0 and 50 ms, and the demo fell from 47 to 7 FPS.
 DEFAULT_DETECT_WIDTH = 448
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_MIN_FACE = 32  # frame pixels: smaller boxes on a 640x480 frame are texture, not faces
@@ -100,8 +100,8 @@ class YuNetFaceDetector:
     """Frontal and half-profile faces as `kind="face"` detections with 5 landmarks.
 
     `detect_width`: frames wider than this are searched at this width (boxes scaled back);
-    YuNet's cost grows with the pixel count (one thread, other core busy: 7.5 ms at 320x240,
-    14.6 ms at 448x336, 17 ms at 480x360), and faces under about 50 px at the working size
+    YuNet's cost grows with the pixel count (one thread, other core busy: 7.3 ms at 320x240,
+    14.0 ms at 448x336, 16.5 ms at 480x360), and faces under about 50 px at the working size
     are often missed.
     `score_threshold`: YuNet's confidence in [0, 1]. `min_face`: boxes narrower than this many
     frame pixels are dropped. `threads`: OpenMP threads for YuNet (None: leave OpenMP's setting,
