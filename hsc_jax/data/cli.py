@@ -118,7 +118,8 @@ def inspect_command(path: Path) -> None:
 @click.option(
     "--detector-model",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="DEIMv2 wholebody34 ONNX; default: the bundled Haar face cascade, grown to heads.",
+    help="DEIMv2 wholebody34 ONNX; default: the bundled face detector (YuNet, or Haar where "
+    "yuface does not install), its boxes grown to heads.",
 )
 @click.option("--frame-step", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--min-dimension", default=6, show_default=True, type=click.IntRange(min=1))
@@ -150,7 +151,9 @@ def crop_heads_command(
     from hsc_jax.data.crop_heads import SCORE_THRESHOLD, crop_heads
 
     with user_errors():
-        detector = load_detector(detector_model, provider=provider, score_threshold=SCORE_THRESHOLD)
+        # The reference's 0.35 is DEIMv2's head threshold; a face detector keeps its own.
+        threshold = SCORE_THRESHOLD if detector_model is not None else None
+        detector = load_detector(detector_model, provider=provider, score_threshold=threshold)
         report = crop_heads(
             input_dir,
             output_dir,
