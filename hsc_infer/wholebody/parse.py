@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from hsc_infer.tracking import iou
 from hsc_infer.wholebody.classes import ATTRIBUTES, CLASSES, KEYPOINT_IDS
 
 # An attribute box's centre must lie within this fraction of its base box's diagonal.
@@ -69,17 +70,6 @@ class WholeBodyObject:
 class ParsedFrame:
     objects: tuple[WholeBodyObject, ...]  # drawable: objects in detector order, then keypoints
     attributes: tuple[WholeBodyObject, ...]  # the gated attribute boxes (written to YOLO text)
-
-
-def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    """Intersection over union of integer pixel boxes (no +1)."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    overlap = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap
-    return overlap / union if union > 0 else 0.0
 
 
 def gate_rows(
