@@ -8,6 +8,9 @@ from __future__ import annotations
 import jax
 from flax import nnx
 
+# `hsc-jax train` flags of the smallest real network: CLI tests that run the real models.
+TINY_ARCH_FLAGS = ("--base_channels", "8", "--num_blocks", "1", "--arch", "baseline")
+
 
 class TinyModel(nnx.Module):
     def __init__(self, channels: int = 4, dropout: float = 0.1, *, rngs: nnx.Rngs) -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from fakes import TINY_ARCH_FLAGS
 
 from hsc_jax.data.synth import write_synthetic_parquet
 from hsc_jax.train.cli import train
 
-TINY = ["--base_channels", "8", "--num_blocks", "1", "--arch", "baseline"]
+TINY = list(TINY_ARCH_FLAGS)
 
 
 @pytest.fixture(scope="module")

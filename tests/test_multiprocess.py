@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fakes import TINY_ARCH_FLAGS
 
 from hsc_jax.data.synth import write_synthetic_parquet
 from hsc_jax.errors import DistributedError
@@ -29,7 +30,7 @@ from hsc_jax.train.distributed import plan_join
 # batch 8 over a 360-image train split: 45 steps an epoch, long enough to kill one mid-epoch.
 SETTINGS = [
     *("--batch_size", "8", "--train_ratio", "0.6", "--val_ratio", "0.2", "--test_ratio", "0.2"),
-    *("--seed", "0", "--base_channels", "8", "--num_blocks", "1", "--arch", "baseline"),
+    *("--seed", "0", *TINY_ARCH_FLAGS),
     *("--num_workers", "1", "--join_timeout", "120"),
 ]
 RUN_TIMEOUT_S = 300

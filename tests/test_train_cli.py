@@ -15,6 +15,7 @@ import cv2
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from fakes import TINY_ARCH_FLAGS
 
 from hsc_jax.data.synth import write_synthetic_parquet
 from hsc_jax.evaluation.cli import evaluate, predict
@@ -23,7 +24,7 @@ from hsc_jax.train.config import TrainConfig, fields_fixed_on_resume, option_of,
 
 REPO = Path(__file__).resolve().parents[1]
 
-TINY = ["--base_channels", "8", "--num_blocks", "1", "--arch", "baseline"]
+TINY = list(TINY_ARCH_FLAGS)
 
 
 @pytest.fixture(scope="module")
