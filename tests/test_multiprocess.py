@@ -151,10 +151,12 @@ def test_two_processes_leave_one_set_of_outputs(runs: dict[str, Path]):
     assert [p.name for p in ckpt.list_checkpoints(two)] == ["hsc_epoch_0001", "hsc_epoch_0002"]
     assert not [n for n in names if ".tmp-" in n or ".old-" in n]
     # One copy of the arrays: Orbax shares the writing of replicated arrays out between the
-    # processes, so the data written is what one process writes, not twice that.
+    # processes, so the data written is what one process writes, not twice that. Each process's
+    # OCDBT file carries its own index, which on a model this small (about 10 KB) adds up to
+    # 40 % from run to run; two copies would be at least twice.
     for name in ("hsc_epoch_0001", "hsc_epoch_0002"):
         written = {run: _array_bytes(runs[run] / name) for run in ("one", "two")}
-        assert written["two"] < 1.3 * written["one"], written
+        assert written["two"] < 1.75 * written["one"], written
     log = (two / "train.log").read_text()
     assert "[process 0]" in log and "[process 1]" not in log
     assert "[process 1]" in _console(two, 1) and "epoch 2/2" in _console(two, 1)
