@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import click
 
 from hsc_infer.errors import USER_ERRORS
+from hsc_jax.allocator import restart_with_tuned_malloc
 from hsc_jax.devices import DEVICES
 
 # command name -> "module:attribute" of its click command
@@ -80,5 +81,12 @@ def main() -> None:
     """HSC-JAX: train, evaluate and export the happy smile classifier."""
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `hsc-jax` console entry: the click group, in a process whose malloc keeps the memory
+    of XLA's steps (see hsc_jax/allocator.py)."""
+    restart_with_tuned_malloc()
     main()
+
+
+if __name__ == "__main__":
+    run()

@@ -26,6 +26,7 @@ import numpy as np
 from flax import nnx
 
 from hsc_infer.contract import ModelContract
+from hsc_jax.allocator import malloc_setting, restart_with_tuned_malloc
 from hsc_jax.models import NAMED_SIZES, ModelConfig, count_parameters, create_model, set_depthwise
 from hsc_jax.train.config import TrainConfig
 from hsc_jax.train.mesh import DataParallel, data_parallel
@@ -159,6 +160,7 @@ def main() -> None:
         "--device", default="cpu", choices=("auto", "cpu", "gpu", "tpu"), help="as train --device"
     )
     args = parser.parse_args()
+    restart_with_tuned_malloc()  # as `hsc-jax train` runs
     image_size = (48, 48)
     parallel = data_parallel(args.device)
     parallel.check_batch_size(args.batch)
@@ -169,7 +171,8 @@ def main() -> None:
         f"CPU: {cpu_name()}, {os.cpu_count()} cores; {parallel.device_count} {parallel.backend} "
         f"device(s); train step: hsc_jax.train.step.make_train_step (augmented, weighted); "
         f"jax {jax.__version__}; batch {args.batch}; {image_size[0]}x{image_size[1]}; "
-        f"depthwise {args.depthwise}; best of {args.repeats} x {args.steps} steps"
+        f"depthwise {args.depthwise}; malloc {malloc_setting()}; best of {args.repeats} x "
+        f"{args.steps} steps"
     )
     print("| model | params | train img/s | eval img/s | fwd MFLOPs/img | train-step compile s |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -16,6 +16,7 @@ import time
 import jax
 import numpy as np
 
+from hsc_jax.allocator import restart_with_tuned_malloc
 from hsc_jax.train.config import TrainConfig
 from hsc_jax.train.pipeline import epoch_batches, plan_epoch
 from hsc_jax.train.trainer import Trainer
@@ -36,6 +37,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    restart_with_tuned_malloc()  # as `hsc-jax train` runs
     with tempfile.TemporaryDirectory() as output_dir:
         config = TrainConfig(
             data_root=args.data_root,

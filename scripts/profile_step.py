@@ -22,6 +22,7 @@ from pathlib import Path
 import jax
 from bench_models import cpu_name, real_train_step
 
+from hsc_jax.allocator import malloc_setting, restart_with_tuned_malloc
 from hsc_jax.models import NAMED_SIZES
 from hsc_jax.train.mesh import data_parallel
 
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--depthwise", default="auto", choices=("auto", "slices", "grouped"))
     args = parser.parse_args()
+    restart_with_tuned_malloc()  # as `hsc-jax train` runs
     parallel = data_parallel("cpu")
     _, _, train_once, _, _ = real_train_step(
         NAMED_SIZES[args.size], args.batch, args.depthwise, (48, 48), parallel
@@ -99,7 +101,7 @@ def main() -> None:
     thunk_ms = sum(totals.values()) / 1000 / args.steps
     print(
         f"CPU: {cpu_name()}; size {args.size.upper()}, batch {args.batch}, "
-        f"depthwise {args.depthwise}; {step_ms:.0f} ms per step traced "
+        f"depthwise {args.depthwise}, malloc {malloc_setting()}; {step_ms:.0f} ms per step traced "
         f"({args.batch / wall:.1f} img/s under the profiler); thunks account for "
         f"{thunk_ms:.0f} ms; {len(totals)} thunks"
     )

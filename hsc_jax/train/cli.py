@@ -58,16 +58,20 @@ def training_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., A
     field, spec = _FIELDS[name], option_of(_FIELDS[name])
     kind, _ = _value_type(name)
     settings: dict[str, Any] = {"help": spec.help, "show_default": True}
+    flags = [f"--{name}", *spec.aliases]
     if field.default is dataclasses.MISSING:
         settings["required"] = True
     elif kind is bool:
         settings.update(is_flag=True, default=field.default)
+        if field.default:
+            # A setting that is on by default needs a flag that turns it off.
+            flags[0] = f"--{name}/--no_{name}"
     else:
         default = field.default
         if spec.as_text is not None and default is not None:
             default = spec.as_text(default)
         settings.update(default=default, type=_click_type(spec, kind))
-    return click.option(f"--{name}", *spec.aliases, name, **settings)
+    return click.option(*flags, name, **settings)
 
 
 def training_options(names: Iterable[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -223,6 +223,15 @@ class TrainConfig:
         help="Folder for --data_cache stream indexes (default ~/.cache/hsc-jax/stream).",
         per_process=True,
     )
+    # JAX's persistent compilation cache in $HSC_JAX_CACHE_DIR (default
+    # ~/.cache/hsc-jax/jax-compilation): a repeated run loads its compiled steps instead of
+    # compiling them again. Off leaves a cache that JAX_COMPILATION_CACHE_DIR sets in force.
+    compile_cache: bool = option(
+        True,
+        help="Reuse compiled steps across runs ($HSC_JAX_CACHE_DIR, else "
+        "~/.cache/hsc-jax/jax-compilation).",
+        per_process=True,
+    )
     # A checkpoint folder to continue from, "auto" for the newest in output_dir, or None.
     resume: str | None = option(None, help="Checkpoint folder, or 'auto' (newest in output_dir).")
     # bfloat16 compute with float32 parameters and loss (accelerators only; CPU trains in f32).

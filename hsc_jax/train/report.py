@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hsc_jax.compile_cache import CompileTiming
 from hsc_jax.train import outputs
 
 HISTORY_METRICS = ("loss", "accuracy", "precision", "recall", "f1")
@@ -51,6 +53,32 @@ def epoch_line(
         f"({timing['images_per_s'] or 0.0:.0f} img/s, data wait {wait:.0f}%)"
         + ("  * best" if improved else "")
         + (f"  (lr -> {next_lr:.3g})" if next_lr is not None else "")
+    )
+
+
+def compile_summary(
+    train: CompileTiming, evaluate: CompileTiming | None, cache_dir: Path | None
+) -> dict[str, Any]:
+    """summary.json's `compile_s`: seconds to trace and compile each step (None: not needed),
+    the persistent cache's part ("hit": every step loaded, "miss": every step compiled,
+    "partial", or "off") and its folder."""
+    states = {t.cache for t in (train, evaluate) if t is not None}
+    return {
+        "train_step": round(train.seconds, 3),
+        "eval_step": None if evaluate is None else round(evaluate.seconds, 3),
+        "cache": states.pop() if len(states) == 1 else "partial",
+        "cache_dir": None if cache_dir is None else str(cache_dir),
+    }
+
+
+def compile_line(compile_s: dict[str, Any]) -> str:
+    """`compiled train step 3.1s, eval step 0.8s (compilation cache hit: ~/.cache/...)`."""
+    eval_s = compile_s["eval_step"]
+    eval_part = "" if eval_s is None else f", eval step {eval_s:.1f}s"
+    where = "" if compile_s["cache_dir"] is None else f": {compile_s['cache_dir']}"
+    return (
+        f"compiled train step {compile_s['train_step']:.1f}s{eval_part} "
+        f"(compilation cache {compile_s['cache']}{where})"
     )
 
 
@@ -111,6 +139,7 @@ def run_summary(
                 "processes": jax.process_count(),
             },
             "parameters": trainer.parameter_count,
+            "compile_s": trainer.compile_s,
             "dataset": {
                 "source": str(dataset.source),
                 "sizes": {k: len(v) for k, v in dataset.splits.items()},

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from hsc_jax.compile_cache import active_cache_dir, compile_ahead, enable_compile_cache
 from hsc_jax.data.dataset import SplitData, load_dataset
 from hsc_jax.errors import ConfigError, ResumeError
 from hsc_jax.metrics import binary_metrics, f1_optimal_threshold
@@ -71,6 +72,8 @@ class Trainer:
         self.model_factory = model_factory or ckpt.default_model_factory()
         self.resume_path: Path | None = None
         self.run = RunState()
+        # What compiling each step cost, and where the compiled steps are cached.
+        self.compile_s: dict[str, Any] = {}
         self.phase = "set-up"  # what the run is doing, for the message when a peer is lost
 
     # --- set-up ----------------------------------------------------------------------------
@@ -122,6 +125,7 @@ class Trainer:
             self.parameter_count,
             "bfloat16 compute" if self.compute_dtype == jnp.bfloat16 else "float32",
         )
+        self._compile_steps()
 
     def _load_data(self) -> None:
         config = self.config
@@ -159,6 +163,26 @@ class Trainer:
             graphdef, scaling, self.parallel, compute_dtype=self.compute_dtype
         )
         self.eval_step = make_eval_step(eval_graphdef, scaling, self.parallel)
+
+    def _compile_steps(self) -> None:
+        """Compile the train step, and the eval step when a split needs it, before the first
+        batch and time each, so that start-up cost shows apart from training (and a persistent
+        cache hit shows as a drop). The arguments have the avals and shardings of the real
+        calls, so the first step runs the executable compiled here."""
+        self.phase = "compiling the steps"
+        rows = self.parallel.local_slice(self.config.batch_size)
+        local = rows.stop - rows.start
+        images = self.parallel.put_batch(np.zeros((local, *self.dataset.image_size, 3), np.uint8))
+        labels = self.parallel.put_batch(np.zeros((local,), self.train_split.labels.dtype))
+        # lr and pos_weight are Python floats in the loop too (weakly typed scalars).
+        train = compile_ahead(
+            self.train_step, self.state, images, labels, self.base_key, self.schedule.lr, 1.0
+        )
+        evaluate = None
+        if self.val_split is not None or self.test_split is not None:
+            evaluate = compile_ahead(self.eval_step, self.state[0], images)
+        self.compile_s = report.compile_summary(train, evaluate, active_cache_dir())
+        log.info(report.compile_line(self.compile_s))
 
     def _restore(self, model: nnx.Module, optimizer: nnx.Optimizer, meta: dict[str, Any]) -> None:
         assert self.resume_path is not None
@@ -454,6 +478,8 @@ def train(config: TrainConfig, model_factory: ckpt.ModelFactory | None = None) -
     )
     process = plan.process_id if plan.multi_process else None
     with outputs.run_logging(Path(config.output_dir), config.verbose, process):
+        if config.compile_cache:
+            enable_compile_cache()
         distributed.join(plan, config.join_timeout, config.peer_timeout)
         trainer = Trainer(config, model_factory=model_factory)
         try:

@@ -1,0 +1,230 @@
+"""End to end: a fresh `hsc-jax train` process against a PyTorch run built the reference's way.
+
+    .venv/bin/python scripts/bench_train_vs_reference.py --repeats 3
+    # smoke run, seconds:
+    .venv/bin/python scripts/bench_train_vs_reference.py --faces 300 --epochs 1 \
+        --batch_size 32 --size p
+
+Both sides train on the same FERPlus subset (N train faces and the same fraction of val and
+test) with the same settings: named size, batch, epochs, balanced resampling, AdamW at the
+reference defaults, validation every epoch, a test pass of the best checkpoint. Each run is a
+whole fresh process timed by its wall clock (start-up, data, compile, train, validation, test,
+outputs), the two interleaved so that drifting machine load hits both alike. Prints seconds per
+run, the best of each and torch_seconds / jax_seconds (above 1: JAX is faster).
+
+The PyTorch side (scripts/torch_reference_train.py) runs under its own interpreter, which has
+torch and numpy only, so it gets the subset decoded into a .npz by the same data layer that
+`hsc-jax train` reads it with: both train on exactly the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from hsc_jax import atomic
+from hsc_jax.data.labels import SPLITS, normalise_split
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "ferplus" / "ferplus.parquet"
+TORCH_SCRIPT = REPO / "scripts" / "torch_reference_train.py"
+DEFAULT_TORCH_PYTHON = "/tmp/torchenv/bin/python"
+TORCH_INSTALL = (
+    "python3.11 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.13.0 numpy"
+)
+IMAGE_SIZE = (48, 48)  # the trainer's default input size, used by both sides
+LOG_TAIL_CHARS = 3000
+
+
+# --- the subset ----------------------------------------------------------------------------
+
+
+def subset_rows(splits: Sequence[object], train_faces: int, seed: int) -> np.ndarray:
+    """Ascending row positions: `train_faces` random train rows (all when fewer) and the same
+    fraction of the val and test rows (at least one of each present split); deterministic in
+    `seed`. Rows of other splits (unassigned, unknown) are left out: the run needs fixed splits.
+    """
+    names = np.array([normalise_split(value) or "" for value in splits], dtype=object)
+    train = np.flatnonzero(names == "train")
+    if len(train) == 0:
+        raise ValueError("the dataset has no train rows to take a subset of")
+    fraction = min(1.0, train_faces / len(train))
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for name in SPLITS:
+        members = np.flatnonzero(names == name)
+        share = train_faces if name == "train" else max(1, round(fraction * len(members)))
+        chosen.append(rng.choice(members, size=min(len(members), share), replace=False))
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def write_subset(source: Path, target: Path, train_faces: int, seed: int) -> dict[str, int]:
+    """Write the subset's rows (every column) to the parquet file `target`; rows per split."""
+    if "split" not in pq.read_schema(source).names:
+        raise ValueError(f"{source} has no split column; the benchmark needs train/val/test rows")
+    splits = pq.read_table(source, columns=["split"]).column("split").to_pylist()
+    rows = subset_rows(splits, train_faces, seed)
+    with atomic.atomic_path(target) as temporary:
+        pq.write_table(pq.read_table(source).take(rows), temporary)
+    taken = [normalise_split(splits[row]) for row in rows]
+    return {name: taken.count(name) for name in SPLITS}
+
+
+def write_npz(parquet: Path, target: Path) -> dict[str, int]:
+    """Decode the subset with the data layer `hsc-jax train` uses (same rows, same leak rule)
+    into images (N, H, W, 3) uint8 RGB, labels (N,) and split (N,) names; rows per split."""
+    from hsc_jax.data.dataset import load_dataset
+
+    dataset = load_dataset(parquet, image_size=IMAGE_SIZE)
+    parts = {name: dataset.splits[name] for name in SPLITS}
+    np.savez(
+        target,
+        images=np.concatenate([np.asarray(part.images) for part in parts.values()]),
+        labels=np.concatenate([part.labels for part in parts.values()]).astype(np.int64),
+        split=np.array([name for name, part in parts.items() for _ in range(len(part))]),
+    )
+    return {name: len(part) for name, part in parts.items()}
+
+
+# --- the two commands ----------------------------------------------------------------------
+
+
+def jax_command(data: Path, output_dir: Path, args: argparse.Namespace) -> list[str]:
+    return [
+        sys.executable, "-m", "hsc_jax", "train",
+        "--data_root", str(data),
+        "--output_dir", str(output_dir),
+        "--size", args.size,
+        "--batch_size", str(args.batch_size),
+        "--epochs", str(args.epochs),
+        "--train_resampling", "balanced",
+        "--device", "cpu",
+    ]  # fmt: skip
+
+
+def torch_command(data: Path, output_dir: Path, args: argparse.Namespace) -> list[str]:
+    return [
+        args.torch_python, str(TORCH_SCRIPT),
+        "--data", str(data),
+        "--output_dir", str(output_dir),
+        "--size", args.size,
+        "--batch_size", str(args.batch_size),
+        "--epochs", str(args.epochs),
+        "--image_size", str(IMAGE_SIZE[0]),
+    ]  # fmt: skip
+
+
+def check_torch_python(path: str) -> None:
+    """SystemExit with the way to make one unless `path` is an interpreter that imports torch."""
+    install = f"create it with: {TORCH_INSTALL}"
+    if not Path(path).is_file() or not os.access(path, os.X_OK):
+        raise SystemExit(f"--torch_python {path}: no such interpreter; {install}")
+    probe = subprocess.run([path, "-c", "import torch, numpy"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+        raise SystemExit(f"--torch_python {path} cannot import torch and numpy ({last}); {install}")
+
+
+# --- running and reporting -----------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def machine_line() -> str:
+    return f"{cpu_model()}, {os.cpu_count()} cores, load average (1 min) {os.getloadavg()[0]:.2f}"
+
+
+def timed_run(command: list[str], log_path: Path) -> float:
+    """Wall-clock seconds of the whole child process (environment passed through as is)."""
+    with open(log_path, "w") as log:
+        started = time.perf_counter()
+        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        tail = log_path.read_text()[-LOG_TAIL_CHARS:]
+        raise SystemExit(f"{' '.join(command)}\nfailed with exit code {result.returncode}:\n{tail}")
+    return seconds
+
+
+def scores(summary_path: Path) -> str:
+    """Best validation F1 and test F1 from a run's summary.json: both sides learned alike."""
+    summary = json.loads(summary_path.read_text())
+    test = (summary.get("test_metrics") or {}).get("f1")
+    return f"best val F1 {_number(summary.get('best_f1'))}, test F1 {_number(test)}"
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def run_interleaved(work: Path, parquet: Path, npz: Path, args: argparse.Namespace) -> dict:
+    """JAX, PyTorch, JAX, PyTorch ...; seconds per run of each side."""
+    seconds: dict[str, list[float]] = {"jax": [], "torch": []}
+    builders = {"jax": (jax_command, parquet), "torch": (torch_command, npz)}
+    for repeat in range(1, args.repeats + 1):
+        for side, (build, data) in builders.items():
+            output_dir = work / f"{side}_{repeat}"
+            print(f"[{side} {repeat}/{args.repeats}] {machine_line()}", flush=True)
+            took = timed_run(build(data, output_dir, args), work / f"{side}_{repeat}.log")
+            seconds[side].append(took)
+            print(f"  {side}: {took:.1f} s ({scores(output_dir / 'summary.json')})", flush=True)
+    return seconds
+
+
+def report(seconds: dict[str, list[float]]) -> None:
+    best = {side: min(values) for side, values in seconds.items()}
+    for side, values in seconds.items():
+        runs = ", ".join(f"{value:.1f}" for value in values)
+        print(f"{side:5s} seconds per run: {runs}; best {best[side]:.1f}")
+    print(f"ratio torch_seconds / jax_seconds (best of each): {best['torch'] / best['jax']:.2f}")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="FERPlus parquet")
+    parser.add_argument("--faces", type=int, default=4000, help="train faces in the subset")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch_size", type=int, default=256)
+    parser.add_argument("--size", default="s", help="named size p|n|t|s|c|m|l")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each side, interleaved")
+    parser.add_argument("--seed", type=int, default=0, help="which faces the subset takes")
+    parser.add_argument("--torch_python", default=DEFAULT_TORCH_PYTHON)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    check_torch_python(args.torch_python)
+    with tempfile.TemporaryDirectory(prefix="hsc-bench-train-") as folder:
+        work = Path(folder)
+        parquet, npz = work / "subset.parquet", work / "subset.npz"
+        taken = write_subset(args.data, parquet, args.faces, args.seed)
+        used = write_npz(parquet, npz)
+        print(f"subset of {args.data}: rows taken {taken}; used after the leak rule {used}")
+        print(
+            f"settings: size {args.size}, batch {args.batch_size}, epochs {args.epochs}, "
+            "balanced resampling, CPU"
+        )
+        report(run_interleaved(work, parquet, npz, args))
+
+
+if __name__ == "__main__":
+    main()
