@@ -68,6 +68,6 @@ def restart_with_tuned_malloc() -> None:
 
 
 def malloc_setting() -> str:
-    """"tuned" when this process runs under TUNABLES, else "system" (for benchmark headers)."""
+    """ "tuned" when this process runs under TUNABLES, else "system" (for benchmark headers)."""
     current = parse_tunables(os.environ.get("GLIBC_TUNABLES", ""))
     return "tuned" if all(name in current for name in TUNABLES) else "system"
