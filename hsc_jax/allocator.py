@@ -1,13 +1,14 @@
 """glibc malloc settings that keep a training process's memory, applied by starting it again.
 
 XLA's CPU runtime takes each step's temporaries (over a gigabyte for the S train step at batch
-256) from malloc and frees them after the step. glibc serves blocks over 32 MB with fresh
-mmap'd pages and unmaps them on free, so every step faults in and zeroes about 1.1 million
-pages again: on a 2-core AMD EPYC the kernel spent 1.9 of the step's 4.4 CPU-seconds doing it.
-Serving big blocks from the heap, never trimming it, and backing it with transparent huge pages
-makes the step reuse its memory: 2,800 faults per step instead of 1.1 million, and about 1.7x
-the throughput (docs/models-benchmark.md). glibc reads these settings only when a process
-starts, so the command starts itself once more with them in its environment.
+256) from malloc and frees them after the step. Under glibc's defaults the memory goes back to
+the kernel every step (blocks over 32 MB are mmap'd and unmapped on free; the heaps of the
+worker threads' arenas are unmapped when empty), so each step faults in and zeroes about
+1.1 million pages again: on a 2-core AMD EPYC the kernel took 1.9 of the step's 4.4
+CPU-seconds doing it. With one arena, big blocks from its heap, no trimming and transparent huge
+pages, the memory stays with the process: after the first steps a step takes no page faults at
+all (docs/models-benchmark.md). glibc reads these settings only when a process starts, so the
+command starts itself once more with them in its environment.
 
 The price is that the process keeps its peak memory until it exits, which a training run holds
 anyway. Set HSC_JAX_SYSTEM_MALLOC=1 to run with glibc's defaults; settings already present in
@@ -30,6 +31,8 @@ TUNABLES = {
     "glibc.malloc.mmap_max": "0",
     # Freed heap memory stays with the process for the next step.
     "glibc.malloc.trim_threshold": str(1 << 40),
+    # One arena: other threads' arenas live in heaps that are unmapped as soon as they empty.
+    "glibc.malloc.arena_max": "1",
 }
 
 

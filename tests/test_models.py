@@ -247,6 +247,8 @@ def test_loader_ignores_num_batches_tracked_and_prefix(tiny_model):
         (3, 8, 3, 1, 1, False, (12, 12)),
         (3, 8, 4, 4, 0, False, (14, 13)),  # patchify stem, remainder dropped
         (8, 16, 2, 2, 0, False, (7, 6)),
+        (8, 32, 1, 1, 0, False, (6, 5)),  # 1x1 widening: the kernel gradient swaps operands
+        (32, 8, 1, 1, 0, False, (6, 5)),
     ],
 )
 def test_slices_match_grouped(cin, cout, kernel, stride, padding, depthwise, size):
@@ -256,7 +258,7 @@ def test_slices_match_grouped(cin, cout, kernel, stride, padding, depthwise, siz
     )  # fmt: skip
     x = jax.random.normal(jax.random.key(1), (2, *size, cin))
 
-    def apply(kernel, impl):
+    def apply(kernel, x, impl):
         # The two forms Conv2d dispatches to, with its geometry (the fixtures test dispatch).
         if impl == "grouped":
             return conv_grouped(x, kernel, conv.stride, conv.padding, conv.groups)
@@ -264,23 +266,24 @@ def test_slices_match_grouped(cin, cout, kernel, stride, padding, depthwise, siz
         return form(x, kernel, conv.stride, conv.padding)
 
     @jax.jit
-    def outputs_and_grads(kernel):
-        # Both forms in one compile: output and kernel gradient of a nonlinear loss.
+    def outputs_and_grads(kernel, x):
+        # Both forms in one compile: output, kernel and input gradients of a nonlinear loss.
         results = []
         for impl in ("slices", "grouped"):
 
-            def loss(kernel, impl=impl):
-                y = apply(kernel, impl)
+            def loss(kernel, x, impl=impl):
+                y = apply(kernel, x, impl)
                 return jnp.sum(jnp.sin(y)), y
 
-            (_, y), grad = jax.value_and_grad(loss, has_aux=True)(kernel)
-            results.append((y, grad))
+            (_, y), grads = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(kernel, x)
+            results.append((y, *grads))
         return results
 
-    (y_slices, g_slices), (y_grouped, g_grouped) = outputs_and_grads(conv.kernel[...])
-    assert y_slices.shape == y_grouped.shape == (2, *conv.output_size(size), cout)
-    np.testing.assert_allclose(y_slices, y_grouped, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(g_slices, g_grouped, rtol=1e-4, atol=1e-4)
+    slices, grouped = outputs_and_grads(conv.kernel[...], x)
+    assert slices[0].shape == grouped[0].shape == (2, *conv.output_size(size), cout)
+    np.testing.assert_allclose(slices[0], grouped[0], rtol=1e-5, atol=1e-5)
+    for got, want in zip(slices[1:], grouped[1:], strict=True):  # kernel, then input
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_set_depthwise_switches_whole_model():

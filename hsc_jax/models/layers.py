@@ -108,23 +108,55 @@ def depthwise_slices(x: jax.Array, kernel: jax.Array, stride: int, padding: Padd
     return out
 
 
+@jax.custom_vjp
+def pixel_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """`x @ kernel` for x (..., K) and kernel (K, N): a dense convolution over every pixel.
+
+    Only the backward differs from `jnp.dot`'s. The kernel gradient contracts over all pixels,
+    and XLA's CPU backend feeds that dot its second operand as a transposed copy; left to
+    autodiff the second operand is the output gradient, often the wider one (an expand
+    convolution's 128 channels against its input's 32), written out transposed by the fusion
+    that computes it. Here the narrower of the two goes second, so the copy is the small one.
+    """
+    return jnp.dot(x, kernel)
+
+
+def _pixel_matmul_forward(x: jax.Array, kernel: jax.Array):
+    return jnp.dot(x, kernel), (x, kernel)
+
+
+def _pixel_matmul_backward(saved, grad: jax.Array):
+    x, kernel = saved
+    pixels_in = x.reshape(-1, x.shape[-1])  # (M, K)
+    pixels_out = grad.reshape(-1, grad.shape[-1])  # (M, N)
+    over_pixels = (((0,), (0,)), ((), ()))
+    if pixels_in.shape[1] >= pixels_out.shape[1]:
+        kernel_grad = lax.dot_general(pixels_in, pixels_out, over_pixels)
+    else:
+        kernel_grad = lax.dot_general(pixels_out, pixels_in, over_pixels).T
+    return jnp.dot(grad, kernel.T), kernel_grad
+
+
+pixel_matmul.defvjp(_pixel_matmul_forward, _pixel_matmul_backward)
+
+
 def dense_slices(x: jax.Array, kernel: jax.Array, stride: int, padding: Padding) -> jax.Array:
     """Dense conv without lax.conv: x (B, H, W, Cin), kernel (kh, kw, Cin, Cout)."""
     kh, kw, cin, cout = kernel.shape
     no_pad = padding == ((0, 0), (0, 0))
     if kh == kw == 1 and stride == 1 and no_pad:
-        return jnp.dot(x, kernel[0, 0])  # (B, H, W, Cout)
+        return pixel_matmul(x, kernel[0, 0])  # (B, H, W, Cout)
     if kh == kw == stride and no_pad:
         # Patchify: non-overlapping k x k patches; PyTorch drops the remainder rows/cols.
         b, h, w, _ = x.shape
         ho, wo = h // kh, w // kw
         x = x[:, : ho * kh, : wo * kw].reshape(b, ho, kh, wo, kw, cin)
         x = x.transpose(0, 1, 3, 2, 4, 5).reshape(b, ho, wo, kh * kw * cin)
-        return jnp.dot(x, kernel.reshape(kh * kw * cin, cout))
+        return pixel_matmul(x, kernel.reshape(kh * kw * cin, cout))
     # im2col: taps concatenated in (i, j, cin) order, matching the kernel's HWI flattening.
     cols = [window for _, window in _shifted_slices(x, kh, kw, stride, padding)]
     patches = jnp.concatenate(cols, axis=-1)  # (B, Ho, Wo, kh * kw * Cin)
-    return jnp.dot(patches, kernel.reshape(kh * kw * cin, cout))
+    return pixel_matmul(patches, kernel.reshape(kh * kw * cin, cout))
 
 
 def conv_grouped(
