@@ -1,17 +1,17 @@
-"""glibc malloc settings that keep a training process's memory, applied by starting it again.
+"""A glibc malloc setting for training processes, applied by starting the process again.
 
-XLA's CPU runtime takes each step's temporaries (over a gigabyte for the S train step at batch
-256) from malloc and frees them after the step. Under glibc's defaults the memory goes back to
-the kernel every step (blocks over 32 MB are mmap'd and unmapped on free; the heaps of the
-worker threads' arenas are unmapped when empty), so each step faults in and zeroes about
-1.1 million pages again: on a 2-core AMD EPYC the kernel took 1.9 of the step's 4.4
-CPU-seconds doing it. With one arena, big blocks from its heap, no trimming and transparent huge
-pages, the memory stays with the process: after the first steps a step takes no page faults at
-all (docs/models-benchmark.md). glibc reads these settings only when a process starts, so the
-command starts itself once more with them in its environment.
+XLA's CPU runtime takes each step's temporaries (over 4 GB for the S train step at batch 256)
+from malloc and frees them after the step. glibc serves such blocks with fresh mmap'd memory
+and unmaps it on free, so every step faults the memory in again, 4 KB at a time: about 1.1
+million page faults per S step, which cost the kernel 1.9 of the step's 4.4 CPU-seconds on a
+2-core AMD EPYC. With `glibc.malloc.hugetlb=1` glibc asks for transparent huge pages, and the
+same memory arrives in 2,200 faults of 2 MB: the step runs about 2.5x faster
+(docs/models-benchmark.md). Settings that keep the memory instead (one arena, no mmap, no
+trimming) were faster still on some steps but let the heap fragment until the kernel killed the
+process, so the memory is still handed back after each step. glibc reads the setting only
+when a process starts, so the command starts itself once more with it in its environment.
 
-The price is that the process keeps its peak memory until it exits, which a training run holds
-anyway. Set HSC_JAX_SYSTEM_MALLOC=1 to run with glibc's defaults; settings already present in
+Set HSC_JAX_SYSTEM_MALLOC=1 to run with glibc's defaults; settings already present in
 GLIBC_TUNABLES are kept as the user gave them.
 """
 
@@ -25,14 +25,8 @@ from collections.abc import Mapping
 OPT_OUT = "HSC_JAX_SYSTEM_MALLOC"
 
 TUNABLES = {
-    # Heap memory gets transparent huge pages (madvise), 512x fewer faults to fill it.
+    # Big blocks are madvise'd for transparent huge pages: 512x fewer faults to fill them.
     "glibc.malloc.hugetlb": "1",
-    # Big blocks come from the heap, which is reused, not from mmap, which is given back.
-    "glibc.malloc.mmap_max": "0",
-    # Freed heap memory stays with the process for the next step.
-    "glibc.malloc.trim_threshold": str(1 << 40),
-    # One arena: other threads' arenas live in heaps that are unmapped as soon as they empty.
-    "glibc.malloc.arena_max": "1",
 }
 
 
