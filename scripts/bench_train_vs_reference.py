@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from bench_models import cpu_name
 
 from hsc_jax import atomic
 from hsc_jax.allocator import OPT_OUT, tuned_environment
@@ -144,18 +145,8 @@ def check_torch_python(path: str) -> None:
 # --- running and reporting -----------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def machine_line() -> str:
-    return f"{cpu_model()}, {os.cpu_count()} cores, load average (1 min) {os.getloadavg()[0]:.2f}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, load average (1 min) {os.getloadavg()[0]:.2f}"
 
 
 def timed_run(command: list[str], log_path: Path, environ: dict[str, str]) -> float:

@@ -33,6 +33,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 NUM_BLOCKS = {"p": 1, "n": 2, "t": 3, "s": 4, "c": 5, "m": 6, "l": 8}
 REFERENCE_NUM_WORKERS = 4
 
+# The augmentation's settings, as in hsc_jax/train/augment.py (this interpreter has no JAX to
+# import them with).
 FLIP_P = 0.5
 AFFINE_P = 0.4
 AFFINE_TRANSLATE = 0.05  # fraction of width / height
