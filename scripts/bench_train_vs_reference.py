@@ -1,6 +1,8 @@
 """End to end: a fresh `hsc-jax train` process against a PyTorch run built the reference's way.
 
     .venv/bin/python scripts/bench_train_vs_reference.py --repeats 3
+    # keep the subset, the logs and both sides' run folders:
+    .venv/bin/python scripts/bench_train_vs_reference.py --repeats 2 --keep /tmp/e2e
     # smoke run, seconds:
     .venv/bin/python scripts/bench_train_vs_reference.py --faces 300 --epochs 1 \
         --batch_size 32 --size p
@@ -231,14 +233,30 @@ def parse_args() -> argparse.Namespace:
         default="system",
         help="PyTorch under glibc's default malloc (as the reference runs) or hsc-jax's settings",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="work in this folder and keep it (subset, logs, run folders); default: a temporary one",
+    )
     return parser.parse_args()
+
+
+def check_keep_folder(path: Path | None) -> None:
+    """--keep must name a new or empty folder: the runs' folders and the JAX compilation cache
+    left by an earlier benchmark would make the first JAX run a warm one and clash with the
+    output folders."""
+    if path is not None and path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise SystemExit(f"--keep {path}: give a new or empty folder")
 
 
 def main() -> None:
     args = parse_args()
     check_torch_python(args.torch_python)
+    check_keep_folder(args.keep)
     with tempfile.TemporaryDirectory(prefix="hsc-bench-train-") as folder:
-        work = Path(folder)
+        work = args.keep or Path(folder)
+        work.mkdir(parents=True, exist_ok=True)
         parquet, npz = work / "subset.parquet", work / "subset.npz"
         taken = write_subset(args.data, parquet, args.faces, args.seed)
         used = write_npz(parquet, npz)

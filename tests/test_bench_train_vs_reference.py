@@ -125,3 +125,12 @@ def _has_torch() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("torch") is not None
+
+
+def test_keep_takes_a_new_or_empty_folder_only(tmp_path: Path):
+    bench.check_keep_folder(None)
+    bench.check_keep_folder(tmp_path / "new")
+    bench.check_keep_folder(tmp_path)  # empty
+    (tmp_path / "jax-compilation-cache").mkdir()
+    with pytest.raises(SystemExit, match="--keep .*new or empty folder"):
+        bench.check_keep_folder(tmp_path)
