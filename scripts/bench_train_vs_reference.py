@@ -1,7 +1,7 @@
 """End to end: a fresh `hsc-jax train` process against a PyTorch run built the reference's way.
 
     .venv/bin/python scripts/bench_train_vs_reference.py --repeats 3
-    # keep the subset, the logs and both sides' run folders:
+    # keep the subset, the logs and every run's folder:
     .venv/bin/python scripts/bench_train_vs_reference.py --repeats 2 --keep /tmp/e2e
     # smoke run, seconds:
     .venv/bin/python scripts/bench_train_vs_reference.py --faces 300 --epochs 1 \
@@ -11,8 +11,10 @@ Both sides train on the same FERPlus subset (N train faces and the same fraction
 test) with the same settings: named size, batch, epochs, balanced resampling, AdamW at the
 reference defaults, validation every epoch, a test pass of the best checkpoint. Each run is a
 whole fresh process timed by its wall clock (start-up, data, compile, train, validation, test,
-outputs), the two interleaved so that drifting machine load hits both alike. Prints seconds per
-run, the best of each and torch_seconds / jax_seconds (above 1: JAX is faster).
+outputs), the sides interleaved so that drifting machine load hits all alike. PyTorch runs in
+each layout of `--torch_layouts`: channels_last, its faster one on a CPU, and NCHW, its default
+and the one the reference trains in. Prints seconds per run and, for each PyTorch layout, its
+best time over JAX's (above 1: JAX is faster).
 
 The JAX runs share a compilation cache that starts empty: the first run compiles its steps
 (cold), the later ones load them (warm), as a user's second run of a recipe would; both ratios
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +54,7 @@ DEFAULT_TORCH_PYTHON = "/tmp/torchenv/bin/python"
 TORCH_INSTALL = (
     "python3.11 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.13.0 numpy"
 )
+TORCH_LAYOUTS = ("channels_last", "nchw")  # as scripts/torch_reference_train.py --layout
 IMAGE_SIZE = (48, 48)  # the trainer's default input size, used by both sides
 LOG_TAIL_CHARS = 3000
 
@@ -121,7 +125,9 @@ def jax_command(data: Path, output_dir: Path, args: argparse.Namespace) -> list[
     ]  # fmt: skip
 
 
-def torch_command(data: Path, output_dir: Path, args: argparse.Namespace) -> list[str]:
+def torch_command(
+    data: Path, output_dir: Path, args: argparse.Namespace, layout: str = "channels_last"
+) -> list[str]:
     return [
         args.torch_python, str(TORCH_SCRIPT),
         "--data", str(data),
@@ -130,6 +136,7 @@ def torch_command(data: Path, output_dir: Path, args: argparse.Namespace) -> lis
         "--batch_size", str(args.batch_size),
         "--epochs", str(args.epochs),
         "--image_size", str(IMAGE_SIZE[0]),
+        "--layout", layout,
     ]  # fmt: skip
 
 
@@ -187,34 +194,35 @@ def _number(value: float | None) -> str:
 
 
 def run_interleaved(work: Path, parquet: Path, npz: Path, args: argparse.Namespace) -> dict:
-    """JAX, PyTorch, JAX, PyTorch ...; seconds per run of each side."""
-    seconds: dict[str, list[float]] = {"jax": [], "torch": []}
-    builders = {"jax": (jax_command, parquet), "torch": (torch_command, npz)}
+    """JAX, then PyTorch in each layout asked for, and again; seconds per run of each side."""
+    builders = {"jax": (partial(jax_command, parquet), "jax")}
+    for layout in args.torch_layouts:
+        builders[f"torch {layout}"] = (partial(torch_command, npz, layout=layout), "torch")
+    seconds: dict[str, list[float]] = {side: [] for side in builders}
     environ = environments(work, args.torch_malloc)
     for repeat in range(1, args.repeats + 1):
-        for side, (build, data) in builders.items():
-            output_dir = work / f"{side}_{repeat}"
+        for side, (build, kind) in builders.items():
+            name = f"{side.replace(' ', '_')}_{repeat}"
             print(f"[{side} {repeat}/{args.repeats}] {machine_line()}", flush=True)
-            log_path = work / f"{side}_{repeat}.log"
-            took = timed_run(build(data, output_dir, args), log_path, environ[side])
+            took = timed_run(build(work / name, args), work / f"{name}.log", environ[kind])
             seconds[side].append(took)
-            print(f"  {side}: {took:.1f} s ({scores(output_dir / 'summary.json')})", flush=True)
+            print(f"  {side}: {took:.1f} s ({scores(work / name / 'summary.json')})", flush=True)
     return seconds
 
 
 def report(seconds: dict[str, list[float]]) -> None:
-    """Seconds per run, then the ratio for the cold JAX run and for the best warm one."""
+    """Seconds per run, then for each PyTorch side the ratio to the cold JAX run and to the
+    best warm one."""
     for side, values in seconds.items():
         runs = ", ".join(f"{value:.1f}" for value in values)
-        print(f"{side:5s} seconds per run: {runs}")
-    torch_best = min(seconds["torch"])
+        print(f"{side:21s} seconds per run: {runs}")
     cold, warm = seconds["jax"][0], seconds["jax"][1:]
-    print(f"ratio torch_seconds (best) / jax_seconds, compile cache cold: {torch_best / cold:.2f}")
-    if warm:
-        print(
-            f"ratio torch_seconds (best) / jax_seconds, compile cache warm (best): "
-            f"{torch_best / min(warm):.2f}"
-        )
+    for side in (side for side in seconds if side != "jax"):
+        torch_best = min(seconds[side])
+        line = f"ratio {side} (best) / jax: compile cache cold {torch_best / cold:.2f}"
+        if warm:
+            line += f", warm (best) {torch_best / min(warm):.2f}"
+        print(line)
 
 
 def parse_args() -> argparse.Namespace:
@@ -234,12 +242,23 @@ def parse_args() -> argparse.Namespace:
         help="PyTorch under glibc's default malloc (as the reference runs) or hsc-jax's settings",
     )
     parser.add_argument(
+        "--torch_layouts",
+        type=lambda text: text.split(","),
+        default=["channels_last", "nchw"],
+        help="PyTorch memory formats to run, comma separated: channels_last (its faster one on "
+        "a CPU), nchw (its default, which the reference trains in)",
+    )
+    parser.add_argument(
         "--keep",
         type=Path,
         default=None,
         help="work in this folder and keep it (subset, logs, run folders); default: a temporary one",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    unknown = sorted(set(args.torch_layouts) - set(TORCH_LAYOUTS))
+    if unknown or not args.torch_layouts:
+        parser.error(f"--torch_layouts: choose from {', '.join(TORCH_LAYOUTS)}, got {unknown}")
+    return args
 
 
 def check_keep_folder(path: Path | None) -> None:

@@ -9,7 +9,9 @@ uint8 RGB images, labels and split names (what scripts/bench_train_vs_reference.
 The reference's shape: a `Dataset` that augments one image per access, a `DataLoader` with
 worker processes batching them, a balanced sampler, BCE with `pos_weight`, AdamW, reduce on
 plateau, validation and a checkpoint every epoch, and the best checkpoint evaluated on test.
-The network is the one in scripts/bench_torch_reference.py, trained channels_last.
+The network is the one in scripts/bench_torch_reference.py, trained channels_last (PyTorch's
+faster layout on a CPU) or, with `--layout nchw`, in PyTorch's default layout, which is how the
+reference trains (it never asks for another).
 """
 
 from __future__ import annotations
@@ -308,11 +310,14 @@ def make_loader(dataset: FaceDataset, batch_size: int, workers: int, sampler=Non
     )
 
 
-def train_epoch(model, loader, optimizer, loss_fn) -> dict[str, float]:
+LAYOUTS = {"channels_last": torch.channels_last, "nchw": torch.contiguous_format}
+
+
+def train_epoch(model, loader, optimizer, loss_fn, layout) -> dict[str, float]:
     model.train()
     all_logits, all_labels, total = [], [], 0.0
     for images, labels in loader:
-        images = images.contiguous(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=layout)
         logits = model(images)
         loss = loss_fn(logits, labels)
         optimizer.zero_grad(set_to_none=True)
@@ -326,11 +331,11 @@ def train_epoch(model, loader, optimizer, loss_fn) -> dict[str, float]:
 
 
 @torch.inference_mode()
-def evaluate(model, loader, loss_fn) -> dict[str, float]:
+def evaluate(model, loader, loss_fn, layout) -> dict[str, float]:
     model.eval()
     all_logits, all_labels = [], []
     for images, labels in loader:
-        all_logits.append(model(images.contiguous(memory_format=torch.channels_last)))
+        all_logits.append(model(images.contiguous(memory_format=layout)))
         all_labels.append(labels)
     logits, labels = torch.cat(all_logits), torch.cat(all_labels)
     loss = loss_fn(logits, labels).item()
@@ -368,6 +373,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--image_size", type=int, default=48)
     parser.add_argument("--num_workers", type=int, default=REFERENCE_NUM_WORKERS)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--layout",
+        choices=sorted(LAYOUTS),
+        default="channels_last",
+        help="memory format of the network and its input (nchw: as the reference trains)",
+    )
     return parser.parse_args()
 
 
@@ -388,7 +399,8 @@ def fit(args: argparse.Namespace, data: dict[str, np.ndarray]) -> dict:
         )
         for name in ("val", "test")
     }
-    model = Net(num_blocks=NUM_BLOCKS[args.size]).to(memory_format=torch.channels_last)
+    layout = LAYOUTS[args.layout]
+    model = Net(num_blocks=NUM_BLOCKS[args.size]).to(memory_format=layout)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.999), eps=1e-8
     )
@@ -402,9 +414,11 @@ def fit(args: argparse.Namespace, data: dict[str, np.ndarray]) -> dict:
         loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight))
         lr = optimizer.param_groups[0]["lr"]
         started = time.perf_counter()
-        train = train_epoch(model, train_loader, optimizer, loss_fn)
+        train = train_epoch(model, train_loader, optimizer, loss_fn, layout)
         val = (
-            evaluate(model, evaluation["val"], loss_fn) if len(evaluation["val"].dataset) else None
+            evaluate(model, evaluation["val"], loss_fn, layout)
+            if len(evaluation["val"].dataset)
+            else None
         )
         headline = val or train
         scheduler.step(headline["loss"])
@@ -421,7 +435,7 @@ def fit(args: argparse.Namespace, data: dict[str, np.ndarray]) -> dict:
     test = None
     if len(evaluation["test"].dataset) and best_path is not None:
         model.load_state_dict(torch.load(best_path)["model"])
-        test = evaluate(model, evaluation["test"], loss_fn)
+        test = evaluate(model, evaluation["test"], loss_fn, layout)
     return {
         "best_checkpoint": str(best_path),
         "best_epoch": best_epoch,
@@ -429,6 +443,7 @@ def fit(args: argparse.Namespace, data: dict[str, np.ndarray]) -> dict:
         "test_metrics": test,
         "parameters": sum(p.numel() for p in model.parameters()),
         "num_workers": workers,
+        "layout": args.layout,
         "threads": torch.get_num_threads(),
     }
 

@@ -103,7 +103,13 @@ def test_the_torch_command_runs_the_reference_script_under_the_given_python(tmp_
     args = argparse.Namespace(size="p", batch_size=32, epochs=1, torch_python="/opt/py")
     command = bench.torch_command(tmp_path / "subset.npz", tmp_path / "run", args)
     assert command[:2] == ["/opt/py", str(bench.TORCH_SCRIPT)]
+    assert command[-2:] == ["--layout", "channels_last"]
     assert bench.TORCH_SCRIPT.is_file()
+    nchw = bench.torch_command(tmp_path / "subset.npz", tmp_path / "run", args, layout="nchw")
+    assert nchw[-2:] == ["--layout", "nchw"]
+    # The script accepts every layout the benchmark may ask for.
+    script = bench.TORCH_SCRIPT.read_text()
+    assert all(f'"{layout}":' in script for layout in bench.TORCH_LAYOUTS)
 
 
 def test_a_missing_torch_interpreter_names_the_flag_and_the_install(tmp_path: Path):
