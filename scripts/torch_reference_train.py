@@ -34,6 +34,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 # Named sizes of the reference zoo: all inverted_se + avgmax_mlp with 32 channels.
 NUM_BLOCKS = {"p": 1, "n": 2, "t": 3, "s": 4, "c": 5, "m": 6, "l": 8}
 REFERENCE_NUM_WORKERS = 4
+# Memory formats for --layout: channels_last is PyTorch's faster one on a CPU, NCHW its default.
+LAYOUTS = {"channels_last": torch.channels_last, "nchw": torch.contiguous_format}
 
 # The augmentation's settings, as in hsc_jax/train/augment.py (this interpreter has no JAX to
 # import them with).
@@ -308,9 +310,6 @@ def make_loader(dataset: FaceDataset, batch_size: int, workers: int, sampler=Non
         # leaves the incomplete last training batch out too.
         drop_last=sampler is not None,
     )
-
-
-LAYOUTS = {"channels_last": torch.channels_last, "nchw": torch.contiguous_format}
 
 
 def train_epoch(model, loader, optimizer, loss_fn, layout) -> dict[str, float]:
