@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 
@@ -273,8 +274,12 @@ def main() -> None:
     args = parse_args()
     check_torch_python(args.torch_python)
     check_keep_folder(args.keep)
-    with tempfile.TemporaryDirectory(prefix="hsc-bench-train-") as folder:
-        work = args.keep or Path(folder)
+    # A kept folder is the caller's; otherwise a temporary one goes when the runs end.
+    keep_or_temporary = (
+        nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory(prefix="hsc-bench-")
+    )
+    with keep_or_temporary as folder:
+        work = Path(folder)
         work.mkdir(parents=True, exist_ok=True)
         parquet, npz = work / "subset.parquet", work / "subset.npz"
         taken = write_subset(args.data, parquet, args.faces, args.seed)
