@@ -1,6 +1,6 @@
 """`python -m hsc_jax`: the `hsc-jax` command line."""
 
-from hsc_jax.cli import run
+from hsc_jax.entry import run
 
 if __name__ == "__main__":
     run()

@@ -2,20 +2,19 @@
 
 Commands are imported only when invoked, so `hsc-jax --help` answers without loading JAX.
 Every command reports bad input (an `HscError`, a missing file) as one line with exit status 1
-through `user_errors`; any other exception is a bug and keeps its traceback.
+through `cli_support.user_errors`; any other exception is a bug and keeps its traceback. The
+helpers the commands share live in `cli_support.py`, which imports none of them: this module
+names the commands and imports nothing from them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-from collections.abc import Callable, Iterator
 
 import click
 
-from hsc_infer.errors import USER_ERRORS
 from hsc_jax.allocator import restart_with_tuned_malloc
-from hsc_jax.devices import DEVICES
+from hsc_jax.cli_support import CONTEXT_SETTINGS
 
 # command name -> "module:attribute" of its click command
 COMMANDS = {
@@ -39,27 +38,6 @@ HELP = {
 }
 
 
-def device_option(command: Callable) -> Callable:
-    """`--device`, as `train` takes it, for the commands that run a model."""
-    return click.option(
-        "--device",
-        default="auto",
-        show_default=True,
-        type=click.Choice(DEVICES),
-        help="JAX backend: auto takes an accelerator when there is one; cuda/gpu without one "
-        "falls back to the CPU with a warning.",
-    )(command)
-
-
-@contextlib.contextmanager
-def user_errors(prefix: str = "") -> Iterator[None]:
-    """Turn the USER_ERRORS raised inside into click's one-line `Error: ...` and exit status 1."""
-    try:
-        yield
-    except USER_ERRORS as e:
-        raise click.ClickException(f"{prefix}{e}") from e
-
-
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -75,7 +53,7 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, HELP[name]) for name in self.list_commands(ctx)])
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="hsc-jax")
 def main() -> None:
     """HSC-JAX: train, evaluate and export the happy smile classifier."""

@@ -112,3 +112,27 @@ def test_the_installed_wheel_runs_a_shipped_model(wheel, tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_console_script_without_the_training_extra_says_what_to_install(wheel, tmp_path):
+    """`pip install hsc-jax` (inference alone) installs the `hsc-jax` script without click or
+    JAX: it must say in one line what to install, not die in a ModuleNotFoundError."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    install = [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "-q"]
+    result = subprocess.run([*install, wheel], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = subprocess.run(
+        [venv / "bin" / "hsc-jax", "train", "--help"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: hsc-jax needs the training extra")
+    assert "click" in line and "pip install 'hsc-jax[train]'" in line

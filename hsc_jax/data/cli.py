@@ -8,13 +8,13 @@ import click
 
 from hsc_infer.labels import IMAGE_SUFFIXES
 from hsc_infer.providers import PROVIDER_CHOICES
-from hsc_jax.cli import user_errors
+from hsc_jax.cli_support import CONTEXT_SETTINGS, user_errors
 from hsc_jax.data.build import build_parquet, parse_extensions
 from hsc_jax.data.inspection import inspect_dataset
 from hsc_jax.data.labels import CLASS_NAMES, normalise_split, resolve_labels
 
 
-@click.group("data")
+@click.group("data", context_settings=CONTEXT_SETTINGS)
 def data() -> None:
     """Build, synthesise and inspect parquet datasets."""
 

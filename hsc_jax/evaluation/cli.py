@@ -7,8 +7,8 @@ import json
 import click
 
 from hsc_infer.labels import IMAGE_SUFFIXES
-from hsc_jax.cli import device_option, user_errors
-from hsc_jax.train.cli import training_options
+from hsc_jax.cli_support import CONTEXT_SETTINGS, device_option, user_errors
+from hsc_jax.train.flags import training_options
 
 _SUFFIXES = ", ".join(sorted(s.lstrip(".") for s in IMAGE_SUFFIXES))
 _INPUTS_HELP = (
@@ -16,7 +16,7 @@ _INPUTS_HELP = (
 )
 
 
-@click.command("predict", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("predict", context_settings=CONTEXT_SETTINGS)
 @click.option("--checkpoint", required=True, help="Checkpoint folder (or a run folder).")
 @click.option(
     "--inputs",
@@ -51,7 +51,7 @@ def predict(
         click.echo(format_table(predictions))
 
 
-@click.command("evaluate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("evaluate", context_settings=CONTEXT_SETTINGS)
 @click.option("--checkpoint", default=None, help="Checkpoint folder (or a run folder).")
 @click.option("--model", "onnx_model", default=None, help="An exported .onnx model.")
 @click.option("--data_root", required=True, help="Parquet file (or folder with dataset.parquet).")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hsc_jax.cli import device_option, user_errors
+from hsc_jax.cli_support import CONTEXT_SETTINGS, device_option, user_errors
 
 
 def _describe(report) -> str:
@@ -19,7 +19,7 @@ def _describe(report) -> str:
     )
 
 
-@click.command(name="export")
+@click.command("export", context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--checkpoint",
     required=True,

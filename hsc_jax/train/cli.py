@@ -8,96 +8,22 @@ Flag names are the reference's (snake_case), plus --size, --arch and --config.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 import traceback
-import types
-import typing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from hsc_jax.cli import user_errors
+from hsc_jax.cli_support import CONTEXT_SETTINGS, user_errors
 from hsc_jax.errors import CheckpointError
-from hsc_jax.train.config import Option, TrainConfig, option_of, read_recipe
+from hsc_jax.train.config import TrainConfig, read_recipe
+from hsc_jax.train.flags import TRAIN_FLAGS, recipe_value, training_options
 
-_FIELDS = {field.name: field for field in dataclasses.fields(TrainConfig)}
-_HINTS = typing.get_type_hints(TrainConfig)
 # ctx.meta key: recipe settings that have no flag (they still reach TrainConfig).
 _RECIPE_ONLY = "hsc_jax.train.recipe_only"
-
-
-def _value_type(name: str) -> tuple[type, bool]:
-    """(int, float, str, bool or tuple; whether None is allowed) of a TrainConfig field."""
-    hint = _HINTS[name]
-    optional = False
-    if typing.get_origin(hint) in (types.UnionType, typing.Union):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        optional, hint = len(args) < len(typing.get_args(hint)), args[0]
-    return typing.get_origin(hint) or hint, optional
-
-
-def _click_type(spec: Option, kind: type) -> click.ParamType:
-    if spec.choices is not None:
-        return click.Choice(spec.choices, case_sensitive=spec.case_sensitive)
-    if spec.bounds is not None and kind in (int, float):
-        bounds = spec.bounds
-        range_type = click.IntRange if kind is int else click.FloatRange
-        return range_type(
-            bounds.low, bounds.high, min_open=bounds.low_open, max_open=bounds.high_open
-        )
-    # Tuples (image size, token grid) arrive as text and TrainConfig parses them.
-    return {int: click.INT, float: click.FLOAT, bool: click.BOOL}.get(kind, click.STRING)
-
-
-def training_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The click option of the TrainConfig field `name`: flag, default, help, type from the field."""
-    field, spec = _FIELDS[name], option_of(_FIELDS[name])
-    kind, _ = _value_type(name)
-    settings: dict[str, Any] = {"help": spec.help, "show_default": True}
-    flags = [f"--{name}", *spec.aliases]
-    if field.default is dataclasses.MISSING:
-        settings["required"] = True
-    elif kind is bool:
-        settings.update(is_flag=True, default=field.default)
-        if field.default:
-            # A setting that is on by default needs a flag that turns it off.
-            flags[0] = f"--{name}/--no_{name}"
-    else:
-        default = field.default
-        if spec.as_text is not None and default is not None:
-            default = spec.as_text(default)
-        settings.update(default=default, type=_click_type(spec, kind))
-    return click.option(*flags, name, **settings)
-
-
-def training_options(names: Iterable[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """`training_option` for each name, listed in --help in the order given."""
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        for name in reversed(list(names)):
-            command = training_option(name)(command)
-        return command
-
-    return decorate
-
-
-def _file_value(ctx: click.Context, name: str, value: Any) -> Any:
-    """A recipe value checked and converted as its flag would be; BadParameter otherwise."""
-    kind, optional = _value_type(name)
-    if value is None:
-        if optional:
-            return None
-        raise click.BadParameter("null is not allowed here")
-    spec = option_of(_FIELDS[name])
-    if kind is tuple and isinstance(value, list | tuple) and spec.as_text is not None:
-        value = spec.as_text(value)
-    if kind is bool and not isinstance(value, bool):
-        raise click.BadParameter(f"expected true or false, got {value!r}")
-    return _click_type(spec, kind).convert(value, None, ctx)
 
 
 def _apply_recipe(ctx: click.Context, param: click.Parameter, path: Path | None) -> None:
@@ -111,7 +37,7 @@ def _apply_recipe(ctx: click.Context, param: click.Parameter, path: Path | None)
     defaults, recipe_only = {}, {}
     for name, value in values.items():
         try:
-            converted = _file_value(ctx, name, value)
+            converted = recipe_value(ctx, name, value)
         except click.BadParameter as e:
             raise click.ClickException(f"{name} in {path}: {e.message}") from e
         if name in flags:
@@ -146,10 +72,7 @@ def leave_at_once_on_failure() -> Iterator[None]:
         os._exit(130 if isinstance(e, KeyboardInterrupt) else 1)
 
 
-TRAIN_FLAGS = tuple(name for name, field in _FIELDS.items() if option_of(field).flag)
-
-
-@click.command("train", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("train", context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -183,7 +106,7 @@ def _image_size(ctx: click.Context, param: click.Parameter, text: str) -> tuple[
         raise click.BadParameter(str(e), ctx, param) from e
 
 
-@click.command("convert-torch", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("convert-torch", context_settings=CONTEXT_SETTINGS)
 @click.option("--state", "state_npz", required=True, help="Reference model_state .npz.")
 @click.option("--output", required=True, help="Checkpoint folder to write.")
 @click.option(
