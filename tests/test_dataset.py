@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from hsc_jax.data.dataset import Dataset, DatasetError, load_dataset
+from hsc_jax.data.settings import DataSettings
 
 
 def png(seed: int, size: tuple[int, int] = (8, 8), grey: bool = False) -> bytes:
@@ -137,7 +138,7 @@ def test_bad_rows_stop_loading_and_are_all_listed(tmp_path):
 
 
 def test_skip_bad_rows_reports_the_count(tmp_path, caplog):
-    ds = load_dataset(bad_rows_file(tmp_path), skip_bad_rows=True)
+    ds = load_dataset(bad_rows_file(tmp_path), settings=DataSettings(skip_bad_rows=True))
     assert ds.skipped_rows == 4
     assert [bad.row for bad in ds.bad_rows] == [1, 2, 3, 4]
     assert ds.splits["train"].rows.tolist() == [0]
@@ -195,7 +196,7 @@ def test_unassigned_rows_follow_their_groups_split(tmp_path):
         video_id=[None, None, None, "v", "v", "v", "w", "w", "w"],
     )
     # Group "a": val. Group video "v": train. Group "c": test 1, val 1 -> tie goes to val.
-    ds = load_dataset(path, train_ratio=0.0, val_ratio=0.0, test_ratio=1.0)
+    ds = load_dataset(path, settings=DataSettings(train_ratio=0.0, val_ratio=0.0, test_ratio=1.0))
     assert ds.splits["val"].rows.tolist() == [0, 1, 2, 7, 8]
     assert ds.splits["train"].rows.tolist() == [3, 4, 5]
     assert ds.splits["test"].rows.tolist() == [6]
@@ -212,7 +213,7 @@ def test_byte_identical_images_share_a_group(tmp_path):
         group_id=[f"g{i}" for i in range(24)],
     )
     for seed in range(5):
-        ds = load_dataset(path, seed=seed, train_ratio=0.5, val_ratio=0.5)
+        ds = load_dataset(path, settings=DataSettings(seed=seed, train_ratio=0.5, val_ratio=0.5))
         assert 1 in ds.splits["val"].rows  # its copy is in val, so it follows val
         where = {name: set(split.rows.tolist()) for name, split in ds.splits.items()}
         assert any({2, 3} <= rows for rows in where.values())
@@ -270,15 +271,27 @@ def ratio_file(tmp_path: Path, count: int = 600) -> Path:
 
 def test_ratios_are_honoured_and_deterministic_in_seed(tmp_path):
     path = ratio_file(tmp_path)
-    ds = load_dataset(path, image_size=2, train_ratio=0.6, val_ratio=0.3, test_ratio=0.1, seed=3)
+    ds = load_dataset(
+        path,
+        image_size=2,
+        settings=DataSettings(train_ratio=0.6, val_ratio=0.3, test_ratio=0.1, seed=3),
+    )
     sizes = {name: len(split) for name, split in ds.splits.items()}
     assert abs(sizes["train"] - 360) <= 9 and abs(sizes["val"] - 180) <= 9
     assert abs(sizes["test"] - 60) <= 9
     assert ds.ratio_rows == 600 and ds.num_groups == 200
-    again = load_dataset(path, image_size=2, train_ratio=0.6, val_ratio=0.3, test_ratio=0.1, seed=3)
+    again = load_dataset(
+        path,
+        image_size=2,
+        settings=DataSettings(train_ratio=0.6, val_ratio=0.3, test_ratio=0.1, seed=3),
+    )
     assert all_labels(again) == all_labels(ds)
     assert all((again.splits[n].rows == ds.splits[n].rows).all() for n in ("train", "val", "test"))
-    other = load_dataset(path, image_size=2, train_ratio=0.6, val_ratio=0.3, test_ratio=0.1, seed=4)
+    other = load_dataset(
+        path,
+        image_size=2,
+        settings=DataSettings(train_ratio=0.6, val_ratio=0.3, test_ratio=0.1, seed=4),
+    )
     assert other.splits["val"].rows.tolist() != ds.splits["val"].rows.tolist()
     # Cut per class: each split keeps roughly the 1:2 smiling mix.
     assert abs(ds.splits["val"].labels.mean() - 1 / 3) < 0.05
@@ -302,7 +315,5 @@ def test_ratios_are_validated_before_reading(tmp_path, ratios, pattern):
     with pytest.raises(DatasetError, match=pattern):
         load_dataset(
             tmp_path / "not-read.parquet",
-            train_ratio=ratios[0],
-            val_ratio=ratios[1],
-            test_ratio=ratios[2],
+            settings=DataSettings(train_ratio=ratios[0], val_ratio=ratios[1], test_ratio=ratios[2]),
         )

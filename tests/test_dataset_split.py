@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from hsc_jax.data.dataset import DatasetError, load_dataset
 from hsc_jax.data.grouping import connected_groups, group_keys
+from hsc_jax.data.settings import DataSettings
 from hsc_jax.data.split import SplitRatios, assign_splits
 
 
@@ -136,7 +137,11 @@ def test_loaded_splits_share_no_group(tmp_path_factory, structure, seed):
         }
     ).to_parquet(path)
     # With train_ratio > 0.5 the first group of each class always lands in train.
-    ds = load_dataset(path, image_size=2, train_ratio=0.6, val_ratio=0.2, test_ratio=0.2, seed=seed)
+    ds = load_dataset(
+        path,
+        image_size=2,
+        settings=DataSettings(train_ratio=0.6, val_ratio=0.2, test_ratio=0.2, seed=seed),
+    )
     seen = [set(split.groups.tolist()) for split in ds.splits.values()]
     assert not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
     assert sum(len(split) for split in ds.splits.values()) == len(structure)

@@ -16,6 +16,7 @@ from fakes import tiny_config, tiny_model_factory
 
 from hsc_jax.data.cli import data
 from hsc_jax.data.dataset import DatasetError, load_dataset
+from hsc_jax.data.settings import DataSettings
 from hsc_jax.data.stream import (
     RAM_SHARE,
     StreamImages,
@@ -49,14 +50,14 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _load(root: Path | str, cache: str, tmp_path: Path, **extra) -> object:
-    return load_dataset(
-        root,
-        image_size=(32, 32),
+def _load(root: Path | str, cache: str, tmp_path: Path, skip_bad_rows: bool = False) -> object:
+    settings = DataSettings(
         cache=cache,
         stream_cache_dir=tmp_path / "index",
-        **{**SPLIT_SETTINGS, **extra},
+        skip_bad_rows=skip_bad_rows,
+        **SPLIT_SETTINGS,
     )
+    return load_dataset(root, image_size=(32, 32), settings=settings)
 
 
 def test_stream_and_ram_give_the_same_dataset(shards: Path, tmp_path: Path):

@@ -17,8 +17,9 @@ from hsc_jax.data.errors import BadRow, DatasetError, format_bad_rows
 from hsc_jax.data.grouping import connected_groups, group_keys
 from hsc_jax.data.images import decode_images, parse_image_size
 from hsc_jax.data.labels import CLASS_NAMES, SPLITS, normalise_splits, resolve_labels
+from hsc_jax.data.settings import DEFAULTS, DataSettings
 from hsc_jax.data.sources import resolve_sources
-from hsc_jax.data.split import SplitRatios, assign_splits, copies_across_splits, leaking_rows
+from hsc_jax.data.split import assign_splits, copies_across_splits, leaking_rows
 from hsc_jax.data.stream import StreamImages, build_or_load_index, choose_cache
 from hsc_jax.data.table import Table, read_table
 
@@ -87,39 +88,23 @@ class Dataset:
 def load_dataset(
     path: str | Path,
     image_size: tuple[int, int] | int | str = (48, 48),
-    train_ratio: float = 0.8,
-    val_ratio: float = 0.2,
-    test_ratio: float = 0.0,
-    seed: int = 0,
-    skip_bad_rows: bool = False,
+    settings: DataSettings = DEFAULTS,
     workers: int | None = None,
     keep_leaks: bool = False,
-    cache: str = "ram",
-    stream_cache_dir: str | Path | None = None,
 ) -> Dataset:
     """Read, validate, decode and split a dataset (a parquet file, a folder with
     `dataset.parquet` or shards, or a glob of shards). Bad rows raise DatasetError listing them
-    unless `skip_bad_rows`.
+    unless `settings.skip_bad_rows`.
 
-    `cache` "ram" decodes every image once into memory; "stream" builds (or reuses) an on-disk
-    index in the same single pass over the bytes and decodes rows when a batch asks for them;
-    "auto" picks ram when the decoded images fit comfortably in memory. The split, duplicates
-    and bad rows come out the same in both.
+    `settings.cache` "ram" decodes every image once into memory; "stream" builds (or reuses)
+    an on-disk index in the same single pass over the bytes and decodes rows when a batch asks
+    for them; "auto" picks ram when the decoded images fit comfortably in memory. The split,
+    duplicates and bad rows come out the same in both.
 
     Val/test rows byte-identical to a train row, and rows whose identical bytes carry both
     labels, are left out (and counted) unless `keep_leaks`: explicit splits can carry such
     leaks, and metrics on them overstate what the model does on unseen faces."""
-    dataset = _read_and_split(
-        path,
-        image_size,
-        SplitRatios(train_ratio, val_ratio, test_ratio),  # bad flags fail before any reading
-        seed,
-        skip_bad_rows,
-        workers,
-        keep_leaks,
-        cache,
-        stream_cache_dir,
-    )
+    dataset = _read_and_split(path, image_size, settings, workers, keep_leaks)
     # The table and the per-row temporaries are gone: hand Arrow's pooled buffers back (on
     # 500,000 rows, over 100 MB that would otherwise stay resident through training).
     pa.default_memory_pool().release_unused()
@@ -129,16 +114,12 @@ def load_dataset(
 def _read_and_split(
     path: str | Path,
     image_size: tuple[int, int] | int | str,
-    ratios: SplitRatios,
-    seed: int,
-    skip_bad_rows: bool,
+    settings: DataSettings,
     workers: int | None,
     keep_leaks: bool,
-    cache: str,
-    stream_cache_dir: str | Path | None,
 ) -> Dataset:
     size = parse_image_size(image_size)
-    cache, why = choose_cache(cache, resolve_sources(path), size)
+    cache, why = choose_cache(settings.cache, resolve_sources(path), size)
     log.info("%s: decoded images in %s", why, cache)
     table = read_table(path, with_image_bytes=cache == "ram")
     frame = table.frame
@@ -148,9 +129,11 @@ def _read_and_split(
     kept_frame = frame.iloc[kept].reset_index(drop=True)
 
     labels = resolve_labels(kept_frame)
-    images = _ImageFacts.read(table, kept, kept_frame, size, cache, stream_cache_dir, workers)
+    images = _ImageFacts.read(
+        table, kept, kept_frame, size, cache, settings.stream_cache_dir, workers
+    )
     bad_rows = _bad_rows(table, kept, labels.errors, images.errors)
-    _report_bad_rows(table.source, bad_rows, skip_bad_rows)
+    _report_bad_rows(table.source, bad_rows, settings.skip_bad_rows)
     if labels.disagreements:
         log.warning(
             "%s: %d rows have a class_id that disagrees with their label text; class_id was used",
@@ -164,7 +147,11 @@ def _read_and_split(
     good_md5 = [images.md5[p] for p in good]
     group_ids = connected_groups(group_keys(kept_frame.iloc[good]), good_md5)
     assignment = assign_splits(
-        [split_names[kept[p]] for p in good], group_ids, labels.labels[good], ratios, seed
+        [split_names[kept[p]] for p in good],
+        group_ids,
+        labels.labels[good],
+        settings.ratios,
+        settings.seed,
     )
     copies = copies_across_splits(assignment.splits, good_md5)
     leaks = leaking_rows(assignment.splits, good_md5, labels.labels[good])

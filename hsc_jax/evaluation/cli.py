@@ -65,7 +65,7 @@ def predict(
 @click.option("--batch_size", default=256, show_default=True, type=click.IntRange(min=1))
 # The split flags are training's (same defaults): they rebuild the split of a model that does
 # not record the settings it was trained with.
-@training_options(("skip_bad_rows", "train_ratio", "val_ratio", "test_ratio", "seed"))
+@training_options(("skip_bad_rows", "train_ratio", "val_ratio", "test_ratio", "seed", "data_cache"))
 def evaluate(
     checkpoint: str | None,
     onnx_model: str | None,
@@ -78,17 +78,27 @@ def evaluate(
     val_ratio: float,
     test_ratio: float,
     seed: int,
+    data_cache: str,
 ) -> None:
     """Accuracy, precision, recall, F1 and ROC AUC at 0.5 and at the model's threshold.
 
     The split ratios and seed are the training run's when the model records them; the flags
     apply to models that do not.
     """
-    from hsc_jax.evaluation.evaluate import SplitSettings, evaluate_model
+    from hsc_jax.data.settings import DataSettings
+    from hsc_jax.evaluation.evaluate import evaluate_model
 
     if (checkpoint is None) == (onnx_model is None):
         raise click.UsageError("give exactly one of --checkpoint and --model")
     with user_errors():
+        settings = DataSettings(
+            train_ratio=train_ratio,
+            val_ratio=val_ratio,
+            test_ratio=test_ratio,
+            seed=seed,
+            cache=data_cache,
+            skip_bad_rows=skip_bad_rows,
+        )
         metrics = evaluate_model(
             data_root,
             output_dir,
@@ -96,8 +106,7 @@ def evaluate(
             onnx_model=onnx_model,
             split=split,
             batch_size=batch_size,
-            skip_bad_rows=skip_bad_rows,
-            default_split=SplitSettings(train_ratio, val_ratio, test_ratio, seed),
+            data_settings=settings,
         )
     headline = {k: metrics["at_0.5"][k] for k in ("accuracy", "precision", "recall", "f1")}
     headline["roc_auc"] = metrics["at_0.5"]["roc_auc"]

@@ -8,7 +8,6 @@ hands BGR crops to `hsc_infer.SmileClassifier`, which runs `preprocess` itself.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 from hsc_infer.contract import ModelContract, scale_batch
 from hsc_jax.data.dataset import load_dataset
 from hsc_jax.data.errors import DatasetError
+from hsc_jax.data.settings import DEFAULTS, DataSettings
 from hsc_jax.errors import ConfigError
 from hsc_jax.metrics import binary_metrics, f1_optimal_threshold
 from hsc_jax.plots import save_confusion_png, save_pr_png, save_roc_png
@@ -26,29 +26,6 @@ from hsc_jax.train.step import jit_inference, logits_in_batches
 log = logging.getLogger("hsc_jax.train")
 
 SPLIT_CHOICES = ("train", "val", "test", "all")
-
-
-@dataclass(frozen=True)
-class SplitSettings:
-    """How the dataset is split: the training run's settings when the model records them."""
-
-    train_ratio: float = 0.8
-    val_ratio: float = 0.2
-    test_ratio: float = 0.0
-    seed: int = 42
-
-    @classmethod
-    def from_training_config(
-        cls, config: dict[str, Any] | None, default: SplitSettings
-    ) -> SplitSettings:
-        if not config:
-            return default
-        return cls(
-            float(config.get("train_ratio", default.train_ratio)),
-            float(config.get("val_ratio", default.val_ratio)),
-            float(config.get("test_ratio", default.test_ratio)),
-            int(config.get("seed", default.seed)),
-        )
 
 
 def _checkpoint_scores(
@@ -72,15 +49,16 @@ def evaluate_model(
     onnx_model: str | Path | None = None,
     split: str = "test",
     batch_size: int = 256,
-    skip_bad_rows: bool = False,
-    default_split: SplitSettings | None = None,
+    data_settings: DataSettings = DEFAULTS,
 ) -> dict[str, Any]:
-    """Write metrics.json and confusion/ROC/PR figures to output_dir; returns the metrics."""
+    """Write metrics.json and confusion/ROC/PR figures to output_dir; returns the metrics.
+
+    The split is the training run's when the model records its settings; `data_settings`
+    gives the rest (and the split of a model that records none)."""
     if (checkpoint is None) == (onnx_model is None):
         raise ConfigError("give exactly one of --checkpoint and --model")
     if split not in SPLIT_CHOICES:
         raise ConfigError(f"--split must be one of {SPLIT_CHOICES}, got {split!r}")
-    default_split = default_split or SplitSettings()
     if checkpoint is not None:
         from hsc_jax.train.checkpoint import read_meta, resolve_checkpoint
 
@@ -94,18 +72,13 @@ def evaluate_model(
         classifier = SmileClassifier(onnx_model, provider="cpu")
         contract = classifier.contract
         training = contract.training_config
-    settings = SplitSettings.from_training_config(training, default_split)
-    dataset = load_dataset(
-        data_root,
-        image_size=contract.input_size,
-        train_ratio=settings.train_ratio,
-        val_ratio=settings.val_ratio,
-        test_ratio=settings.test_ratio,
-        seed=settings.seed,
-        skip_bad_rows=skip_bad_rows,
-    )
+    settings = data_settings.from_recorded(training)
+    dataset = load_dataset(data_root, contract.input_size, settings)
     names = ("train", "val", "test") if split == "all" else (split,)
-    images = np.concatenate([dataset.splits[n].images for n in names])
+    # images[rows] reads a streamed split as well as one decoded in memory.
+    images = np.concatenate(
+        [dataset.splits[n].images[np.arange(len(dataset.splits[n]))] for n in names]
+    )
     labels = np.concatenate([dataset.splits[n].labels for n in names])
     if len(labels) == 0:
         raise DatasetError(f"the {split} split of {data_root} is empty; choose another --split")

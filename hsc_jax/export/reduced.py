@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from hsc_infer.contract import ModelContract, scale_batch
+from hsc_infer.contract import ModelContract, preprocess
 from hsc_jax.errors import ConfigError
 from hsc_jax.export.exporter import export_onnx, write_atomically
 from hsc_jax.export.metadata import attach_contract
@@ -31,32 +31,23 @@ CALIBRATION_IMAGES = 512  # training images used to calibrate int8 activation ra
 def _load_dataset(train_config: dict[str, Any] | None, calibration_data: Path | None, size):
     """The checkpoint's dataset if reachable, else `calibration_data`, else None."""
     from hsc_jax.data.dataset import load_dataset
+    from hsc_jax.data.settings import DataSettings
 
     config = train_config or {}
     candidates = [config.get("data_root"), calibration_data]
     for source in candidates:
         if source is None or not Path(source).exists():
             continue
-        return load_dataset(
-            source,
-            image_size=size,
-            train_ratio=config.get("train_ratio", 0.8),
-            val_ratio=config.get("val_ratio", 0.2),
-            test_ratio=config.get("test_ratio", 0.0),
-            seed=config.get("seed", 42),
-            skip_bad_rows=True,
-        )
+        # Calibration needs some good images, not every row: bad ones are left out.
+        settings = DataSettings(skip_bad_rows=True).from_recorded(config)
+        return load_dataset(source, size, settings)
     return None
 
 
 def _model_input(images_rgb: np.ndarray, contract: ModelContract) -> np.ndarray:
-    """(N, H, W, 3) uint8 RGB at the model's size -> NCHW float32, as hsc_infer prepares it."""
-    if contract.colour_mode == "grey":
-        luma = images_rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        images_rgb = np.repeat(np.rint(luma).astype(np.uint8)[..., None], 3, axis=-1)
-    elif contract.channel_order == "BGR":
-        images_rgb = images_rgb[..., ::-1]
-    return scale_batch(np.ascontiguousarray(images_rgb), contract, layout="NCHW")
+    """(N, H, W, 3) uint8 RGB -> NCHW float32, through the preprocessing contract as hsc_infer
+    prepares its crops (colour mode, channel order, size and scaling)."""
+    return preprocess(images_rgb, contract, colour_order="rgb", layout="NCHW")
 
 
 def _probabilities(model: onnx.ModelProto | str, images: np.ndarray, batch: int = 256):
@@ -125,7 +116,7 @@ def export_reduced_precision(
         if dataset is not None and len(dataset.splits["val"]) > 0:
             val = dataset.splits["val"]
             change = accuracy_change(
-                str(float_path), str(reduced_path), _model_input(val.images, report.contract),
+                str(float_path), str(reduced_path), _model_input(val.images[np.arange(len(val))], report.contract),
                 val.labels, report.contract.threshold,
             )  # fmt: skip
         else:

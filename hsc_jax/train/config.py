@@ -19,11 +19,12 @@ from typing import Any
 
 from hsc_jax.data.images import parse_image_size
 from hsc_jax.data.resample import RESAMPLING_MODES
+from hsc_jax.data.settings import DATA_CACHES, DataSettings
+from hsc_jax.data.settings import DEFAULTS as DATA
 from hsc_jax.data.sources import data_root_exists
 from hsc_jax.devices import DEVICES
 from hsc_jax.errors import ConfigError
 
-DATA_CACHES = ("auto", "ram", "stream")
 NAMED_SIZE_KEYS = ("p", "n", "t", "s", "c", "m", "l")
 # hsc_jax.models.config's ARCH_VARIANTS and HEAD_VARIANTS, repeated so that reading the training
 # flags does not import the model code (and JAX); a test checks that they agree.
@@ -144,12 +145,12 @@ class TrainConfig:
         as_text=format_image_size,
         fixed_on_resume=True,
     )
-    # Ratios of the grouped split for rows without a split (or marked "unassigned").
-    train_ratio: float = option(0.8, bounds=Bounds(0, 1), fixed_on_resume=True)
-    val_ratio: float = option(0.2, bounds=Bounds(0, 1), fixed_on_resume=True)
-    test_ratio: float = option(0.0, bounds=Bounds(0, 1), fixed_on_resume=True)
+    # The data settings (their meaning and defaults: hsc_jax/data/settings.py).
+    train_ratio: float = option(DATA.train_ratio, bounds=Bounds(0, 1), fixed_on_resume=True)
+    val_ratio: float = option(DATA.val_ratio, bounds=Bounds(0, 1), fixed_on_resume=True)
+    test_ratio: float = option(DATA.test_ratio, bounds=Bounds(0, 1), fixed_on_resume=True)
     # Seeds the split, the data order, augmentation, dropout and initialisation.
-    seed: int = option(42, fixed_on_resume=True)
+    seed: int = option(DATA.seed, fixed_on_resume=True)
     # Named size p|n|t|s|c|m|l (the reference zoo); None means the explicit fields below.
     size: str | None = option(
         None,
@@ -207,11 +208,9 @@ class TrainConfig:
     peer_timeout: int = option(
         60, help="Seconds without a heartbeat before a process counts as lost.", bounds=Bounds(5)
     )
-    # Where decoded images live: "ram" decodes every image once into memory; "stream" decodes
-    # the rows each batch needs on the input threads from an index built once; "auto" takes ram
-    # when the decoded images fit comfortably in memory.
+    # Where decoded images live (DataSettings.cache).
     data_cache: str = option(
-        "auto",
+        DATA.cache,
         help="ram: decode once into memory; stream: decode per batch from an on-disk index; "
         "auto: ram when it fits comfortably.",
         choices=DATA_CACHES,
@@ -219,7 +218,7 @@ class TrainConfig:
     )
     # Folder of stream indexes (one per dataset); None: ~/.cache/hsc-jax/stream.
     stream_cache_dir: str | None = option(
-        None,
+        DATA.stream_cache_dir,
         help="Folder for --data_cache stream indexes (default ~/.cache/hsc-jax/stream).",
         per_process=True,
     )
@@ -240,7 +239,7 @@ class TrainConfig:
     verbose: bool = option(False, help="Progress bars and debug logging.", per_process=True)
     # Leave out rows whose label or image is bad (reporting how many) instead of failing.
     skip_bad_rows: bool = option(
-        False, help="Leave out bad rows instead of failing.", fixed_on_resume=True
+        DATA.skip_bad_rows, help="Leave out bad rows instead of failing.", fixed_on_resume=True
     )
     # Checkpoints kept: the latest N epoch checkpoints and the latest N best ones.
     keep_epoch_checkpoints: int = option(10, bounds=Bounds(1), flag=False)
@@ -280,11 +279,7 @@ class TrainConfig:
             raise ConfigError(f"--data_root {self.data_root} does not exist (or matches no file)")
         for field in dataclasses.fields(self):
             _check_allowed(field.name, option_of(field), getattr(self, field.name))
-        ratio_sum = self.train_ratio + self.val_ratio + self.test_ratio
-        if abs(ratio_sum - 1.0) >= 1e-6:
-            raise ConfigError(
-                f"--train_ratio + --val_ratio + --test_ratio must sum to 1, got {ratio_sum:g}"
-            )
+        self.data_settings()  # raises DatasetError when the split ratios do not sum to 1
         if self.size is not None:
             given = [name for name in SIZE_FIXED_FIELDS if getattr(self, name) is not None]
             if given:
@@ -297,6 +292,18 @@ class TrainConfig:
             self.model_config().validate()
         except ValueError as e:
             raise ConfigError(f"invalid model settings: {e}") from e
+
+    def data_settings(self) -> DataSettings:
+        """How this run reads and splits its dataset."""
+        return DataSettings(
+            train_ratio=self.train_ratio,
+            val_ratio=self.val_ratio,
+            test_ratio=self.test_ratio,
+            seed=self.seed,
+            cache=self.data_cache,
+            stream_cache_dir=self.stream_cache_dir,
+            skip_bad_rows=self.skip_bad_rows,
+        )
 
     def model_config(self) -> Any:
         """The ModelConfig these settings describe (a named size, then explicit overrides)."""

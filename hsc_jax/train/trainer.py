@@ -129,17 +129,7 @@ class Trainer:
 
     def _load_data(self) -> None:
         config = self.config
-        self.dataset = load_dataset(
-            config.data_root,
-            image_size=config.image_size,
-            train_ratio=config.train_ratio,
-            val_ratio=config.val_ratio,
-            test_ratio=config.test_ratio,
-            seed=config.seed,
-            skip_bad_rows=config.skip_bad_rows,
-            cache=config.data_cache,
-            stream_cache_dir=config.stream_cache_dir,
-        )
+        self.dataset = load_dataset(config.data_root, config.image_size, config.data_settings())
         if self.dataset.skipped_rows:
             log.warning("--skip_bad_rows: %d bad rows left out", self.dataset.skipped_rows)
         self.train_split = self.dataset.splits["train"]
