@@ -178,11 +178,6 @@ def clahe_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
 
 
-def random_clahe(images: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
-    """Apply CLAHE to each image with probability p; returns a new array only when needed."""
-    return clahe_where(images, rng.random(len(images)) < p)
-
-
 def clahe_where(images: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """CLAHE on the images where `chosen` (bool per image) holds; a new array only when needed."""
     picked = np.flatnonzero(chosen)

@@ -19,8 +19,9 @@ import click
 
 from hsc_jax.cli_support import CONTEXT_SETTINGS, user_errors
 from hsc_jax.errors import CheckpointError
-from hsc_jax.train.config import TrainConfig, read_recipe
+from hsc_jax.train.config import TrainConfig
 from hsc_jax.train.flags import TRAIN_FLAGS, recipe_value, training_options
+from hsc_jax.train.recipe import read_recipe
 
 # ctx.meta key: recipe settings that have no flag (they still reach TrainConfig).
 _RECIPE_ONLY = "hsc_jax.train.recipe_only"

@@ -3,7 +3,7 @@
 Field names and defaults follow the reference `train.py` flags so that its command lines carry
 over. Each field also carries how it is offered (`option(...)`): its help text, allowed values,
 flag aliases and whether a resumed run keeps the checkpoint's value. `hsc-jax train` builds its
-flags from these, `validate()` checks them, and `read_recipe` reads them from a JSON file, so a
+flags from these, `validate()` checks them, and `recipe.read_recipe` reads them from a JSON file, so a
 default or a choice is written down once. `model_config()` turns the architecture fields (or a
 named size) into a `ModelConfig`.
 """
@@ -11,8 +11,6 @@ named size) into a `ModelConfig`.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,8 +31,6 @@ HEAD_VARIANTS = ("auto", "avg", "avgmax_mlp", "transformer", "mlp_mixer")
 CROP_KINDS = ("head", "face")
 # Architecture flags that a named size fixes; giving one of them with --size is a conflict.
 SIZE_FIXED_FIELDS = ("base_channels", "num_blocks", "arch_variant", "head_variant")
-# The free-text key a recipe file may hold besides the settings.
-RECIPE_DESCRIPTION_KEY = "description"
 
 _OPTION_KEY = "hsc_option"
 
@@ -376,29 +372,12 @@ def fields_fixed_on_resume() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(TrainConfig) if option_of(f).fixed_on_resume)
 
 
-def read_recipe(path: str | Path) -> dict[str, Any]:
-    """The settings of a JSON recipe file: TrainConfig field names and values.
-
-    The file may also hold a free-text "description" (the command that runs it, how long it
-    takes, the score it reaches), which is dropped here. Any other key is an error, so a typo
-    cannot pass silently. Relative paths in the file are read from the working directory.
-    """
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise ConfigError(f"--config {path} does not exist") from e
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"--config {path} cannot be read as JSON: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(f"--config {path} must hold a JSON object, got {type(data).__name__}")
-    names = [f.name for f in dataclasses.fields(TrainConfig)]
-    for key in data:
-        if key not in names and key != RECIPE_DESCRIPTION_KEY:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"unknown setting {key!r} in {path} (keys are the training flags without "
-                f"'--', plus {RECIPE_DESCRIPTION_KEY!r}){hint}"
-            )
-    return {k: v for k, v in data.items() if k != RECIPE_DESCRIPTION_KEY}
+def shared_settings(config: TrainConfig, resume_path: Path | None) -> dict[str, Any]:
+    """What every process of a run must hold alike, by flag: the settings that are not per
+    process, and the checkpoint it continues from."""
+    per_process = fields_per_process()
+    labels = {f.name: option_of(f).label(f.name) for f in dataclasses.fields(TrainConfig)}
+    values = {
+        labels[name]: value for name, value in config.to_dict().items() if name not in per_process
+    }
+    return {**values, "--resume": None if resume_path is None else str(resume_path)}

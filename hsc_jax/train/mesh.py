@@ -54,6 +54,14 @@ class DataParallel:
                 f"host(s)); try {max(self.device_count, batch_size // self.device_count * self.device_count)}"
             )
 
+    def describe(self, batch_size: int) -> str:
+        """One log line: the devices, the processes and the rows of each batch fed here."""
+        local_rows = self.local_device_count * batch_size // self.device_count
+        return (
+            f"devices: {self.device_count} {self.backend} device(s) over {jax.process_count()} "
+            f"process(es); global batch {batch_size}, {local_rows} rows fed here"
+        )
+
     def local_slice(self, batch_size: int) -> slice:
         """The rows of a global batch that this process feeds: the shards its devices hold,
         read from the sharding itself rather than assumed from the process index."""

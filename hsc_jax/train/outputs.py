@@ -113,8 +113,14 @@ class Scalars:
         self.writer.add_scalar(f"metrics/{split}_accuracy", metrics["accuracy"], epoch)
         self.writer.add_scalar(f"metrics/{split}_f1", metrics["f1"], epoch)
 
-    def learning_rate(self, lr: float, epoch: int) -> None:
+    def epoch(
+        self, epoch: int, lr: float, train: dict[str, Any], val: dict[str, Any] | None
+    ) -> None:
+        """An epoch's train and val metrics and its learning rate, flushed to disk."""
+        self.split_metrics("train", train, epoch)
+        self.split_metrics("val", val, epoch)
         self.writer.add_scalar("lr", lr, epoch)
+        self.writer.flush()
 
     def close(self) -> None:
         self.writer.flush()

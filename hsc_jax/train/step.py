@@ -8,6 +8,7 @@ inference in `hsc_infer` turn uint8 pixels into model input the same way.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from flax import nnx
 from hsc_infer.contract import ModelContract
 from hsc_jax.train.augment import augment_batch
 from hsc_jax.train.mesh import DataParallel
+
+log = logging.getLogger("hsc_jax.train")
 
 
 @dataclass(frozen=True)
@@ -182,3 +185,13 @@ def jit_inference(model: nnx.Module) -> Callable[[np.ndarray], jax.Array]:
     graphdef, state = nnx.split(model)
     forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
     return lambda batch: forward(state, batch)
+
+
+def compute_dtype_for(use_amp: bool, parallel: DataParallel) -> jnp.dtype:
+    """bfloat16 under --use_amp on an accelerator, else float32."""
+    if not use_amp:
+        return jnp.float32
+    if parallel.backend == "cpu":
+        log.warning("--use_amp: mixed precision needs an accelerator; training in float32 on CPU")
+        return jnp.float32
+    return jnp.bfloat16

@@ -7,10 +7,8 @@ where an uninterrupted run would be.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +22,11 @@ from hsc_jax.data.dataset import SplitData, load_dataset
 from hsc_jax.errors import ConfigError, ResumeError
 from hsc_jax.metrics import binary_metrics, f1_optimal_threshold
 from hsc_jax.train import checkpoint as ckpt
-from hsc_jax.train import distributed, outputs, report
-from hsc_jax.train.config import TrainConfig, fields_per_process, option_of
+from hsc_jax.train import distributed, loops, outputs, report
+from hsc_jax.train.config import TrainConfig, shared_settings
 from hsc_jax.train.contract import training_contract
-from hsc_jax.train.mesh import DataParallel, data_parallel
-from hsc_jax.train.pipeline import (
-    DATA_ORDER_RULE,
-    EpochPlan,
-    epoch_batches,
-    eval_batches,
-    plan_epoch,
-)
+from hsc_jax.train.mesh import data_parallel
+from hsc_jax.train.pipeline import DATA_ORDER_RULE, EpochPlan, plan_epoch
 from hsc_jax.train.resume import (
     RunState,
     adopt_checkpoint_settings,
@@ -42,24 +34,15 @@ from hsc_jax.train.resume import (
     resolve_resume,
 )
 from hsc_jax.train.schedule import ReduceOnPlateau
-from hsc_jax.train.step import InputScaling, make_eval_step, make_optimizer, make_train_step
+from hsc_jax.train.step import (
+    InputScaling,
+    compute_dtype_for,
+    make_eval_step,
+    make_optimizer,
+    make_train_step,
+)
 
 log = logging.getLogger("hsc_jax.train")
-
-PER_PROCESS = fields_per_process()
-
-# Long CPU epochs log a heartbeat this many times (when they have at least HEARTBEAT_MIN_STEPS).
-HEARTBEATS_PER_EPOCH = 4
-HEARTBEAT_MIN_STEPS = 20
-
-
-def compute_dtype_for(config: TrainConfig, parallel: DataParallel) -> jnp.dtype:
-    if not config.use_amp:
-        return jnp.float32
-    if parallel.backend == "cpu":
-        log.warning("--use_amp: mixed precision needs an accelerator; training in float32 on CPU")
-        return jnp.float32
-    return jnp.bfloat16
 
 
 class Trainer:
@@ -87,15 +70,8 @@ class Trainer:
 
         self.parallel = data_parallel(config.device)
         self.parallel.check_batch_size(config.batch_size)
-        self.compute_dtype = compute_dtype_for(config, self.parallel)
-        log.info(
-            "devices: %d %s device(s) over %d process(es); global batch %d, %d rows fed here",
-            self.parallel.device_count,
-            self.parallel.backend,
-            jax.process_count(),
-            config.batch_size,
-            self.parallel.local_device_count * config.batch_size // self.parallel.device_count,
-        )
+        self.compute_dtype = compute_dtype_for(config.use_amp, self.parallel)
+        log.info(self.parallel.describe(config.batch_size))
         # Names the temporary folders that all processes write checkpoints into together.
         self.token = distributed.broadcast_token()
         self.phase = "loading the dataset"
@@ -195,92 +171,27 @@ class Trainer:
     # --- one epoch -------------------------------------------------------------------------
 
     def train_epoch(self, plan: EpochPlan) -> dict[str, Any]:
-        config = self.config
-        batches = epoch_batches(
-            self.train_split.images,
-            self.train_split.labels,
-            plan,
-            self.parallel.local_slice(config.batch_size),
-            config.seed,
-            config.clahe_p,
-            config.num_workers,
-        )
         epoch_key = jax.random.fold_in(self.base_key, plan.epoch)
-        lr = self.schedule.lr
-        measured: list[dict[str, jax.Array]] = []
-        wait = 0.0
-        start = time.perf_counter()
-        first_step_s = None
-        bar = outputs.progress_bar(
-            plan.steps * config.batch_size, f"epoch {plan.epoch} train", config.verbose
+        self.state, trained = loops.train_epoch(
+            self.train_step,
+            self.state,
+            self.train_split,
+            plan,
+            self.parallel,
+            epoch_key,
+            self.schedule.lr,
+            self.config,
         )
-        with bar:
-            for step in range(plan.steps):
-                t0 = time.perf_counter()
-                images, labels = next(batches)
-                wait += time.perf_counter() - t0
-                self.state, m = self.train_step(
-                    self.state,
-                    self.parallel.put_batch(images),
-                    self.parallel.put_batch(labels),
-                    jax.random.fold_in(epoch_key, step),
-                    lr,
-                    plan.pos_weight,
-                )
-                measured.append(m)
-                if first_step_s is None:
-                    jax.block_until_ready(m["loss"])
-                    first_step_s = time.perf_counter() - start
-                bar.update(config.batch_size)
-                self._heartbeat(plan, step, start)
-            jax.block_until_ready(self.state)
-        elapsed = time.perf_counter() - start
         self.run.global_step += plan.steps
-        host = jax.device_get(measured)
-        losses = np.array([float(m["loss"]) for m in host])
-        logits = np.concatenate([np.asarray(m["logits"]) for m in host])
-        labels = self.train_split.labels[plan.batches.reshape(-1)]
-        metrics = binary_metrics(labels, outputs.sigmoid(logits), 0.5, loss=float(losses.mean()))
-        timing = {
-            "epoch_time_s": elapsed,
-            "first_step_s": first_step_s,
-            "data_wait_s": wait,
-            "images_per_s": plan.steps * config.batch_size / elapsed if elapsed > 0 else None,
-            "grad_norm": float(np.mean([float(m["grad_norm"]) for m in host])),
-            "param_norm": float(host[-1]["param_norm"]) if host else None,
-        }
-        return {"metrics": metrics, "labels": labels, "logits": logits, "timing": timing}
-
-    def _heartbeat(self, plan: EpochPlan, step: int, start: float) -> None:
-        """Long CPU epochs: a progress line in train.log even without progress bars."""
-        done = step + 1
-        if plan.steps < HEARTBEAT_MIN_STEPS or done >= plan.steps:
-            return
-        if done % (plan.steps // HEARTBEATS_PER_EPOCH) == 0:
-            rate = done * self.config.batch_size / (time.perf_counter() - start)
-            log.info("epoch %d: step %d/%d, %.0f img/s", plan.epoch, done, plan.steps, rate)
+        return trained
 
     def evaluate_split(
         self, split: SplitData, name: str, model_state: Any, pos_weight: float
     ) -> dict[str, Any]:
-        """Metrics over the whole split: every process feeds its rows of each batch, the logits
-        come back whole on every process, and the padding of the last batch is dropped, so each
-        example counts once."""
-        config = self.config
         self.phase = f"evaluating {name}"
-        rows = self.parallel.local_slice(config.batch_size)
-        batches = eval_batches(split.images, config.batch_size, rows, config.num_workers)
-        logits = np.empty((len(split),), np.float32)
-        with outputs.progress_bar(len(split), name, config.verbose) as bar:
-            for start, local in zip(range(0, len(split), config.batch_size), batches, strict=True):
-                taken = min(config.batch_size, len(split) - start)
-                batch_logits = self.eval_step(model_state, self.parallel.put_batch(local))
-                logits[start : start + taken] = np.asarray(batch_logits, np.float32)[:taken]
-                bar.update(taken)
-        probs = outputs.sigmoid(logits)
-        loss = outputs.bce(split.labels, logits, pos_weight)
-        metrics = binary_metrics(split.labels, probs, 0.5, loss=loss)
-        return {"metrics": metrics, "logits": logits, "probs": probs}
+        return loops.evaluate_split(
+            self.eval_step, model_state, split, name, self.parallel, self.config, pos_weight
+        )
 
     # --- checkpoints -----------------------------------------------------------------------
 
@@ -385,17 +296,14 @@ class Trainer:
     def _epoch_outputs(self, epoch: int, trained: dict, val: dict | None, lr: float) -> None:
         outputs.write_json(self.output_dir / outputs.HISTORY_FILE, self.run.history)
         assert self.scalars is not None
-        self.scalars.split_metrics("train", trained["metrics"], epoch)
-        self.scalars.learning_rate(lr, epoch)
+        self.scalars.epoch(epoch, lr, trained["metrics"], None if val is None else val["metrics"])
         outputs.save_diagnostics(
             self.output_dir, "train", epoch, trained["labels"], outputs.sigmoid(trained["logits"])
         )
         if val is not None:
-            self.scalars.split_metrics("val", val["metrics"], epoch)
             outputs.save_diagnostics(
                 self.output_dir, "val", epoch, self.val_split.labels, val["probs"]
             )
-        self.scalars.writer.flush()
 
     def finish(self, timings: list[dict[str, Any]]) -> dict[str, Any]:
         """Evaluate the best checkpoint on the test split and write summary.json."""
@@ -483,16 +391,6 @@ def train(config: TrainConfig, model_factory: ckpt.ModelFactory | None = None) -
             error = distributed.lost_peer_error(e, trainer.phase)
             log.error("%s", error)
             raise error from e
-
-
-def shared_settings(config: TrainConfig, resume_path: Path | None) -> dict[str, Any]:
-    """What every process of a run must hold alike: the settings that are not per process,
-    and the checkpoint it continues from."""
-    labels = {f.name: option_of(f).label(f.name) for f in dataclasses.fields(TrainConfig)}
-    values = {
-        labels[name]: value for name, value in config.to_dict().items() if name not in PER_PROCESS
-    }
-    return {**values, "--resume": None if resume_path is None else str(resume_path)}
 
 
 __all__ = ["ResumeError", "RunState", "Trainer", "train"]
