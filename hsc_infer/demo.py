@@ -34,6 +34,7 @@ from typing import IO
 import cv2
 import numpy as np
 
+from hsc_infer.capture import Prefetcher, capture_fps, open_source
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.demo_args import build_parser as _build_parser
 from hsc_infer.demo_output import VideoSink, frame_record, visible, yolo_lines
@@ -47,7 +48,7 @@ from hsc_infer.detectors import load_detector
 from hsc_infer.detectors.deimv2 import Deimv2Detector
 from hsc_infer.drawing import draw_frame
 from hsc_infer.errors import USER_ERRORS, MediaError
-from hsc_infer.media import Prefetcher, capture_fps, frames, list_images, open_capture, read_image
+from hsc_infer.inputs import frames, list_images, read_image
 from hsc_infer.pipeline import FrameResult, HeadSmilePipeline
 from hsc_infer.stages import StageTimes
 
@@ -189,7 +190,7 @@ class Demo:
     def run_video(self, source: str, jsonl: IO[str] | None) -> int:
         a = self.args
         try:
-            capture = open_capture(source)
+            capture = open_source(source)
         except (FileNotFoundError, MediaError) as e:
             raise MediaError(
                 f"{e} (-v takes a camera index such as 0, a stream URL or a video file)"

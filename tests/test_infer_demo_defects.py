@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from helpers import build_tiny_classifier, build_tiny_deimv2, write_synthetic_video
 
-from hsc_infer import ModelContract, demo, drawing, media
+from hsc_infer import ModelContract, capture, demo, drawing
 from hsc_infer.demo_output import yolo_lines
 from hsc_infer.detectors import Detection
 from hsc_infer.pipeline import FrameResult, HeadResult
@@ -97,16 +97,16 @@ class FakeCapture:
         ("http://camera.local/video.mjpg", "http://camera.local/video.mjpg"),
     ],
 )
-def test_open_capture_passes_cameras_and_streams_to_opencv(monkeypatch, source, expected):
+def test_open_source_passes_cameras_and_streams_to_opencv(monkeypatch, source, expected):
     FakeCapture.opened = []
-    monkeypatch.setattr(media.cv2, "VideoCapture", FakeCapture)
-    media.open_capture(source)
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    capture.open_source(source)
     assert FakeCapture.opened == [expected]
 
 
-def test_open_capture_still_reports_a_missing_file(tmp_path):
+def test_open_source_still_reports_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.mp4"):
-        media.open_capture(str(tmp_path / "absent.mp4"))
+        capture.open_source(str(tmp_path / "absent.mp4"))
 
 
 # 4. --mirror flips webcam frames left to right before anything sees them (the reference's

@@ -10,8 +10,9 @@ import pytest
 from helpers import build_tiny_classifier, build_tiny_deimv2, write_synthetic_video
 
 from hsc_infer import demo
+from hsc_infer.capture import Prefetcher
 from hsc_infer.demo_output import VideoSink
-from hsc_infer.media import Prefetcher, frames
+from hsc_infer.inputs import frames
 from hsc_infer.stages import STAGES, StageTimes
 
 
