@@ -11,11 +11,11 @@ import numpy as np
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.contract import CropKind
 from hsc_infer.crops import face_to_head
+from hsc_infer.demo.motion import BoxCarrier
+from hsc_infer.demo.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE, TrackSmoother
+from hsc_infer.demo.tracking import IouTracker
 from hsc_infer.detectors.base import Box, Detection, Detector
 from hsc_infer.frame import classify_detections
-from hsc_infer.motion import BoxCarrier
-from hsc_infer.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE, TrackSmoother
-from hsc_infer.tracking import IouTracker
 
 SMILING_LABEL = "Smiling"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hsc_infer.demo.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE
 from hsc_infer.detectors import DEIMV2_SCORE_THRESHOLD
 from hsc_infer.detectors.yunet import DEFAULT_SCORE_THRESHOLD as YUNET_SCORE_THRESHOLD
 from hsc_infer.providers import add_model_arguments
-from hsc_infer.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE
 
 # Detector runs per frame in video mode: every 2nd frame, boxes carried by optical flow in
 # between (docs/face-path-benchmark.md: same recall and smile accuracy on moving faces as
