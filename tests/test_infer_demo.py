@@ -121,11 +121,26 @@ REFERENCE_COMMAND = (
 def test_reference_flags_accepted():
     args = app.build_parser().parse_args(REFERENCE_COMMAND.split(" "))
     assert args.object_score_threshold == 0.4 and args.long_history == 8
+    assert args.attribute_score_threshold == 0.6
     assert args.disable_render_classids == [17, 18] and args.camera_horizontal_fov == 120
     with pytest.raises(SystemExit):
         app.build_parser().parse_args(["-v", "0", "--body-short-history-size", "1"])
     with pytest.raises(SystemExit):
         app.build_parser().parse_args(["-v", "0", "-i", "dir"])
+
+
+@pytest.mark.parametrize(
+    ("flag", "dest"),
+    [
+        ("--object_socre_threshold", "object_score_threshold"),
+        ("--object_score_threshold", "object_score_threshold"),
+        ("--attribute_socre_threshold", "attribute_score_threshold"),
+        ("--attribute_score_threshold", "attribute_score_threshold"),
+    ],
+)
+def test_score_thresholds_take_the_reference_spelling_and_the_right_one(flag, dest):
+    args = app.build_parser().parse_args(["-v", "0", flag, "0.55"])
+    assert getattr(args, dest) == 0.55
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):

@@ -32,7 +32,7 @@ def _positive(value: str) -> int:
 
 # Flags that only the DEIMv2 wholebody34 rendering can act on: (dest, default).
 WHOLEBODY_FLAGS = {
-    "-ast": ("attribute_socre_threshold", 0.70),
+    "-ast": ("attribute_score_threshold", 0.70),
     "-kst": ("keypoint_threshold", 0.30),
     "-kdm": ("keypoint_drawing_mode", "dot"),
     "-ebm": ("enable_bone_drawing_mode", False),
@@ -89,7 +89,9 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "-ast",
-        "--attribute_socre_threshold",
+        "--attribute_socre_threshold",  # the reference's spelling, kept beside the right one
+        "--attribute_score_threshold",
+        dest="attribute_score_threshold",
         type=float,
         default=0.70,
         help="DEIMv2 wholebody34: attribute score threshold (generation, gender, head pose, "

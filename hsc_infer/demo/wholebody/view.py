@@ -46,7 +46,7 @@ class WholeBodyView:
         threshold = args.object_score_threshold
         self.parse_settings = WholeBodySettings(
             object_threshold=DEIMV2_SCORE_THRESHOLD if threshold is None else threshold,
-            attribute_threshold=args.attribute_socre_threshold,
+            attribute_threshold=args.attribute_score_threshold,
             keypoint_threshold=args.keypoint_threshold,
             merges=frozenset(on),
         )
