@@ -27,8 +27,8 @@ import numpy as np
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.detectors import Detector, load_detector
 from hsc_infer.errors import USER_ERRORS, MediaError
-from hsc_infer.media import expand_inputs, frames, is_video, open_capture, read_image
-from hsc_infer.pipeline import detect_and_classify
+from hsc_infer.frame import detect_and_classify
+from hsc_infer.inputs import expand_inputs, frames, is_video, open_capture, read_image
 from hsc_infer.providers import add_model_arguments
 
 COLUMNS = ("path", "frame", "x1", "y1", "x2", "y2", "prob_smiling", "smiling")
@@ -124,7 +124,7 @@ def predict_video(
     path: Path, detector: Detector, classifier: SmileClassifier, errors: list[str]
 ) -> Iterator[Prediction]:
     try:
-        capture = open_capture(str(path))
+        capture = open_capture(path)
     except (FileNotFoundError, MediaError) as e:
         errors.append(f"cannot read video: {path} ({e})")
         return

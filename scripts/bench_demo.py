@@ -33,9 +33,9 @@ import numpy as np
 from bench_face_path import FERPLUS, cpu_name, load_uptime, match
 from face_path import ClipTruth, compose_clip, leak_free_test_faces, skimage_photos
 
-from hsc_infer import demo
+from hsc_infer.demo import app
+from hsc_infer.demo.stages import STAGES, StageTimes
 from hsc_infer.detectors import Detection
-from hsc_infer.stages import STAGES, StageTimes
 
 CLIP_FPS = 30.0
 
@@ -85,9 +85,9 @@ class Setting:
 
 
 def run_demo(setting: Setting, clip: Path, out: Path) -> StageTimes:
-    app = demo.Demo(demo.build_parser().parse_args(setting.argv(clip, out)))
-    app.run()
-    return app.times
+    demo = app.Demo(app.build_parser().parse_args(setting.argv(clip, out)))
+    demo.run()
+    return demo.times
 
 
 def main() -> None:

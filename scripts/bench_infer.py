@@ -26,7 +26,7 @@ import numpy as np
 import onnxruntime as ort
 
 from hsc_infer import SmileClassifier
-from hsc_infer.demo import Demo, build_parser
+from hsc_infer.demo.app import Demo, build_parser
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 

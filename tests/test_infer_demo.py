@@ -14,7 +14,8 @@ from helpers import (
     write_synthetic_video,
 )
 
-from hsc_infer import demo
+from hsc_infer.demo import app
+from hsc_infer.demo.pipeline import HeadSmilePipeline
 
 FRAMES = 6
 HEAD_ROWS = [[7, 0.10, 0.25, 0.40, 0.75, 0.9], [7, 0.70, 0.05, 0.95, 0.35, 0.8]]
@@ -60,7 +61,7 @@ def test_headless_video(models, tmp_path):
         "--detect-every",
         "1",
     ]
-    assert demo.main([*argv, "--output-dir", str(out), "--threshold", "0.1", "-efm"]) == 0
+    assert app.main([*argv, "--output-dir", str(out), "--threshold", "0.1", "-efm"]) == 0
     capture = cv2.VideoCapture(str(out / "output.mp4"))
     assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
     assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 320
@@ -79,7 +80,7 @@ def test_headless_no_writer_no_tracking(models, tmp_path):
     hsc, deimv2 = models
     video = write_synthetic_video(tmp_path / "in.mp4", frames=3)
     argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless", "-dvw", "-dtk"]
-    assert demo.main([*argv, "--output-dir", str(tmp_path / "o"), "-oyt"]) == 0
+    assert app.main([*argv, "--output-dir", str(tmp_path / "o"), "-oyt"]) == 0
     assert not (tmp_path / "o" / "output.mp4").exists()
     lines = [json.loads(x) for x in (tmp_path / "o" / "output.jsonl").read_text().splitlines()]
     assert [h["track_id"] for h in lines[0]["heads"]] == [None, None]
@@ -96,7 +97,7 @@ def test_images_dir_mode(models, tmp_path):
     (images / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
     argv = ["-i", str(images), "-hm", str(hsc), "-m", str(deimv2), "--headless", "-oyt"]
-    assert demo.main([*argv, "--output-dir", str(out)]) == 0
+    assert app.main([*argv, "--output-dir", str(out)]) == 0
     assert cv2.imread(str(out / "output" / "a.png")).shape == (240, 320, 3)
     assert (out / "output" / "sub" / "b.JPG").is_file()
     assert len((out / "output" / "a.txt").read_text().splitlines()) == 2
@@ -118,17 +119,32 @@ REFERENCE_COMMAND = (
 
 
 def test_reference_flags_accepted():
-    args = demo.build_parser().parse_args(REFERENCE_COMMAND.split(" "))
+    args = app.build_parser().parse_args(REFERENCE_COMMAND.split(" "))
     assert args.object_score_threshold == 0.4 and args.long_history == 8
+    assert args.attribute_score_threshold == 0.6
     assert args.disable_render_classids == [17, 18] and args.camera_horizontal_fov == 120
     with pytest.raises(SystemExit):
-        demo.build_parser().parse_args(["-v", "0", "--body-short-history-size", "1"])
+        app.build_parser().parse_args(["-v", "0", "--body-short-history-size", "1"])
     with pytest.raises(SystemExit):
-        demo.build_parser().parse_args(["-v", "0", "-i", "dir"])
+        app.build_parser().parse_args(["-v", "0", "-i", "dir"])
+
+
+@pytest.mark.parametrize(
+    ("flag", "dest"),
+    [
+        ("--object_socre_threshold", "object_score_threshold"),
+        ("--object_score_threshold", "object_score_threshold"),
+        ("--attribute_socre_threshold", "attribute_score_threshold"),
+        ("--attribute_score_threshold", "attribute_score_threshold"),
+    ],
+)
+def test_score_thresholds_take_the_reference_spelling_and_the_right_one(flag, dest):
+    args = app.build_parser().parse_args(["-v", "0", flag, "0.55"])
+    assert getattr(args, dest) == 0.55
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
-    assert demo.main(["-v", "0", "-hm", str(tmp_path / "none.onnx"), "--headless"]) == 1
+    assert app.main(["-v", "0", "-hm", str(tmp_path / "none.onnx"), "--headless"]) == 1
     assert "not found" in capsys.readouterr().err
 
 
@@ -137,18 +153,18 @@ def test_window_mode_keys(models, tmp_path, monkeypatch):
     video = write_synthetic_video(tmp_path / "in.mp4", frames=FRAMES)
     keys = iter([ord("r"), ord("t"), ord("m"), ord("q")])
     shown = []
-    monkeypatch.setattr(demo.cv2, "imshow", lambda name, image: shown.append(image.shape))
-    monkeypatch.setattr(demo.cv2, "waitKey", lambda ms: next(keys))
-    monkeypatch.setattr(demo.cv2, "destroyAllWindows", lambda: None)
-    args = demo.build_parser().parse_args(
+    monkeypatch.setattr(app.cv2, "imshow", lambda name, image: shown.append(image.shape))
+    monkeypatch.setattr(app.cv2, "waitKey", lambda ms: next(keys))
+    monkeypatch.setattr(app.cv2, "destroyAllWindows", lambda: None)
+    args = app.build_parser().parse_args(
         ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--output-dir", str(tmp_path)]
     )
-    app = demo.Demo(args)
-    assert app.run() == 4  # q on the 4th frame
+    demo = app.Demo(args)
+    assert demo.run() == 4  # q on the 4th frame
     assert len(shown) == 4
     # r hides the ids (tracking and smoothing go on underneath), t the id overlay, m distances.
-    assert app.view.show_tracking is False and app.pipeline.tracking is True
-    assert app.view.show_ids is False and app.view.show_distance is False
+    assert demo.view.show_tracking is False and demo.pipeline.tracking is True
+    assert demo.view.show_ids is False and demo.view.show_distance is False
     assert not (tmp_path / "output.jsonl").exists()  # only headless runs write it
     assert (tmp_path / "output.mp4").is_file()
 
@@ -156,7 +172,7 @@ def test_window_mode_keys(models, tmp_path, monkeypatch):
 def test_unopenable_source_hints_at_the_video_flag(tmp_path, capsys):
     # The shipped model loads, so the message is about -v, not about the model.
     argv = ["-v", str(tmp_path / "absent.mp4"), "--headless", "--output-dir", str(tmp_path)]
-    assert demo.main(argv) == 1
+    assert app.main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "absent.mp4" in err[0]
     assert "-v takes a camera index" in err[0] and "-hm" not in err[0]
@@ -169,7 +185,7 @@ def test_a_bug_keeps_its_traceback(models, tmp_path, monkeypatch):
     def broken(self, frame):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(demo.HeadSmilePipeline, "__call__", broken)
+    monkeypatch.setattr(HeadSmilePipeline, "__call__", broken)
     argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless"]
     with pytest.raises(ZeroDivisionError, match="a bug"):
-        demo.main([*argv, "--output-dir", str(tmp_path)])
+        app.main([*argv, "--output-dir", str(tmp_path)])

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from helpers import build_tiny_classifier, build_tiny_deimv2, write_synthetic_video
 
-from hsc_infer import ModelContract, demo, drawing, media
-from hsc_infer.demo_output import yolo_lines
+from hsc_infer import ModelContract
+from hsc_infer.demo import app, capture, drawing
+from hsc_infer.demo.output import yolo_lines
+from hsc_infer.demo.pipeline import FrameResult, HeadResult, HeadSmilePipeline
 from hsc_infer.detectors import Detection
-from hsc_infer.pipeline import FrameResult, HeadResult
 
 HEAD_ROWS = [[7, 0.10, 0.25, 0.40, 0.75, 0.9]]  # one head, 96x120 px in a 320x240 frame
 
@@ -71,7 +72,7 @@ def test_yolo_text_of_a_wholebody_detector_holds_its_own_boxes(models, tmp_path)
     video = write_synthetic_video(tmp_path / "in.mp4", frames=2)
     out = tmp_path / "out"
     argv = ["-v", str(video), "-hm", str(models["face"]), "-m", str(models["deimv2"])]
-    assert demo.main([*argv, "--headless", "-dvw", "-oyt", "--output-dir", str(out)]) == 0
+    assert app.main([*argv, "--headless", "-dvw", "-oyt", "--output-dir", str(out)]) == 0
     lines = (out / "output" / "00000001.txt").read_text().splitlines()
     assert [line.split()[0] for line in lines] == ["7"]  # the detector's head, as a head
 
@@ -97,16 +98,16 @@ class FakeCapture:
         ("http://camera.local/video.mjpg", "http://camera.local/video.mjpg"),
     ],
 )
-def test_open_capture_passes_cameras_and_streams_to_opencv(monkeypatch, source, expected):
+def test_open_source_passes_cameras_and_streams_to_opencv(monkeypatch, source, expected):
     FakeCapture.opened = []
-    monkeypatch.setattr(media.cv2, "VideoCapture", FakeCapture)
-    media.open_capture(source)
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    capture.open_source(source)
     assert FakeCapture.opened == [expected]
 
 
-def test_open_capture_still_reports_a_missing_file(tmp_path):
+def test_open_source_still_reports_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.mp4"):
-        media.open_capture(str(tmp_path / "absent.mp4"))
+        capture.open_source(str(tmp_path / "absent.mp4"))
 
 
 # 4. --mirror flips webcam frames left to right before anything sees them (the reference's
@@ -114,15 +115,15 @@ def test_open_capture_still_reports_a_missing_file(tmp_path):
 def test_mirror_flips_frames_before_the_pipeline(models, tmp_path, monkeypatch):
     video = write_synthetic_video(tmp_path / "in.mp4", frames=3)
     seen = []
-    original = demo.HeadSmilePipeline.__call__
+    original = HeadSmilePipeline.__call__
 
     def record(self, frame):
         seen.append(frame.copy())
         return original(self, frame)
 
-    monkeypatch.setattr(demo.HeadSmilePipeline, "__call__", record)
+    monkeypatch.setattr(HeadSmilePipeline, "__call__", record)
     argv = ["-v", str(video), "-hm", str(models["head"]), "-m", str(models["deimv2"])]
-    assert demo.main([*argv, "--headless", "-dvw", "--mirror", "--output-dir", str(tmp_path)]) == 0
+    assert app.main([*argv, "--headless", "-dvw", "--mirror", "--output-dir", str(tmp_path)]) == 0
     capture = cv2.VideoCapture(str(video))
     decoded = [capture.read()[1] for _ in range(3)]
     capture.release()
@@ -139,7 +140,7 @@ def test_disable_tracking_hides_ids_but_keeps_smoothing(models, tmp_path):
     out = tmp_path / "out"
     argv = ["-v", str(video), "-hm", str(models["head"]), "-m", str(models["deimv2"])]
     argv += ["--headless", "-dvw", "-dtk", "--threshold", "0", "--output-dir", str(out)]
-    assert demo.main(argv) == 0
+    assert app.main(argv) == 0
     lines = [json.loads(x) for x in (out / "output.jsonl").read_text().splitlines()]
     heads = [line["heads"][0] for line in lines]
     assert all(h["smiling"] for h in heads)

@@ -143,7 +143,7 @@ def test_pipeline_with_a_plugged_in_face_detector(tmp_path):
     from helpers import build_tiny_classifier
 
     from hsc_infer import SmileClassifier
-    from hsc_infer.pipeline import HeadSmilePipeline
+    from hsc_infer.demo.pipeline import HeadSmilePipeline
 
     pytest.importorskip("onnx")
 

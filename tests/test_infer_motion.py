@@ -7,9 +7,9 @@ import pytest
 from helpers import build_tiny_classifier
 
 from hsc_infer import SmileClassifier
+from hsc_infer.demo.motion import BoxCarrier
+from hsc_infer.demo.pipeline import HeadSmilePipeline
 from hsc_infer.detectors import Detection
-from hsc_infer.motion import BoxCarrier
-from hsc_infer.pipeline import HeadSmilePipeline
 
 
 def textured_frame(shift: tuple[int, int] = (0, 0)) -> np.ndarray:

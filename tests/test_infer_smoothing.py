@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hsc_infer.smoothing import StateHistory, TrackSmoother
+from hsc_infer.demo.smoothing import StateHistory, TrackSmoother
 
 F, T = False, True
 

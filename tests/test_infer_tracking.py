@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hsc_infer.tracking import IouTracker, iou
+from hsc_infer.demo.tracking import IouTracker, iou
 
 
 def test_iou():

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from helpers import build_tiny_deimv2
 
-from hsc_infer import demo
-from hsc_infer.demo_wholebody import WholeBodyView
-from hsc_infer.wholebody.classes import BONE_COLOUR, CLASSES, POSE_COLOURS, RED
+from hsc_infer.demo import app
+from hsc_infer.demo.wholebody.classes import BONE_COLOUR, CLASSES, POSE_COLOURS, RED
+from hsc_infer.demo.wholebody.view import WholeBodyView
 
 W, H = 640, 480
 
@@ -52,7 +52,7 @@ def setup(tmp_path_factory) -> tuple[Path, Path]:
 def _run(setup, tmp_path: Path, *flags: str) -> Path:
     model, images = setup
     argv = ["-i", str(images), "-m", str(model), "--headless", "--output-dir", str(tmp_path)]
-    assert demo.main([*argv, *flags]) == 0
+    assert app.main([*argv, *flags]) == 0
     return tmp_path / "output"
 
 
@@ -109,13 +109,13 @@ def test_a_face_detector_says_once_that_the_flags_cannot_act(setup, tmp_path, ca
     _, images = setup
     argv = ["-i", str(images), "-m", "haar", "--headless", "--output-dir", str(tmp_path)]
     with caplog.at_level(logging.INFO, logger="hsc_infer.demo"):
-        assert demo.main([*argv, "-ebm", "-kdm", "box", "-dhm"]) == 0
+        assert app.main([*argv, "-ebm", "-kdm", "box", "-dhm"]) == 0
     lines = [r.message for r in caplog.records if "cannot act" in r.message]
     assert len(lines) == 1 and "-kdm -ebm -dhm" in lines[0]
 
 
 def test_keys_toggle_the_same_parts():
-    args = demo.build_parser().parse_args(["-v", "0"])
+    args = app.build_parser().parse_args(["-v", "0"])
     view = WholeBodyView(argparse.Namespace(**vars(args)))
     view.handle_key(ord("k"))
     assert view.draw_settings.keypoint_mode == "box"
@@ -139,11 +139,11 @@ def test_keys_toggle_the_same_parts():
     [("-dnm", "generation"), ("-dgm", "gender"), ("-dlr", "handedness"), ("-dhm", "head_pose")],
 )
 def test_each_disabling_flag_turns_its_merge_off(flag, attribute):
-    args = demo.build_parser().parse_args(["-v", "0", flag])
+    args = app.build_parser().parse_args(["-v", "0", flag])
     view = WholeBodyView(args)
     assert attribute not in view.parse_settings.merges
     assert attribute not in view.draw_settings.styled
-    others = WholeBodyView(demo.build_parser().parse_args(["-v", "0"]))
+    others = WholeBodyView(app.build_parser().parse_args(["-v", "0"]))
     assert attribute in others.parse_settings.merges
 
 

@@ -15,10 +15,10 @@ from packaging.requirements import Requirement
 
 from hsc_infer import ModelContract
 from hsc_infer.crops import crop_box, face_to_head
+from hsc_infer.demo.tracking import iou
 from hsc_infer.detectors import Detection, YuNetFaceDetector, load_detector
 from hsc_infer.detectors.yunet import yunet_to_face
 from hsc_infer.errors import MediaError
-from hsc_infer.tracking import iou
 
 ROOT = Path(__file__).resolve().parents[1]
 # Her face in scikit-image's astronaut.png, as the Haar cascades and a FER crop frame it.

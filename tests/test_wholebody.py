@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from hsc_infer.wholebody.bones import bones
-from hsc_infer.wholebody.classes import (
+from hsc_infer.demo.wholebody.bones import bones
+from hsc_infer.demo.wholebody.classes import (
     BONE_COLOUR,
     CLASSES,
     GENDER_COLOURS,
@@ -17,15 +17,15 @@ from hsc_infer.wholebody.classes import (
     SMILING,
     UNKNOWN_POSE,
 )
-from hsc_infer.wholebody.draw import (
+from hsc_infer.demo.wholebody.draw import (
     DrawSettings,
     draw_wholebody,
     head_distance_m,
     label_of,
     style_of,
 )
-from hsc_infer.wholebody.parse import WholeBodySettings, gate_rows, parse_wholebody
-from hsc_infer.wholebody.yolo import yolo_text
+from hsc_infer.demo.wholebody.parse import WholeBodySettings, gate_rows, parse_wholebody
+from hsc_infer.demo.wholebody.yolo import yolo_text
 
 W, H = 640, 480
 

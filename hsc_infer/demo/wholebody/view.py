@@ -11,13 +11,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hsc_infer.demo_args import WHOLEBODY_FLAGS
+from hsc_infer.demo.args import WHOLEBODY_FLAGS
+from hsc_infer.demo.pipeline import FrameResult
+from hsc_infer.demo.wholebody.classes import ATTRIBUTES
+from hsc_infer.demo.wholebody.draw import KEYPOINT_MODES, DrawSettings, draw_wholebody
+from hsc_infer.demo.wholebody.parse import ParsedFrame, WholeBodySettings, parse_wholebody
+from hsc_infer.demo.wholebody.yolo import yolo_text
 from hsc_infer.detectors import DEIMV2_SCORE_THRESHOLD
-from hsc_infer.pipeline import FrameResult
-from hsc_infer.wholebody.classes import ATTRIBUTES
-from hsc_infer.wholebody.draw import KEYPOINT_MODES, DrawSettings, draw_wholebody
-from hsc_infer.wholebody.parse import ParsedFrame, WholeBodySettings, parse_wholebody
-from hsc_infer.wholebody.yolo import yolo_text
 
 logger = logging.getLogger("hsc_infer.demo")
 
@@ -46,7 +46,7 @@ class WholeBodyView:
         threshold = args.object_score_threshold
         self.parse_settings = WholeBodySettings(
             object_threshold=DEIMV2_SCORE_THRESHOLD if threshold is None else threshold,
-            attribute_threshold=args.attribute_socre_threshold,
+            attribute_threshold=args.attribute_score_threshold,
             keypoint_threshold=args.keypoint_threshold,
             merges=frozenset(on),
         )

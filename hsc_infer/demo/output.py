@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hsc_infer.demo.pipeline import FrameResult
 from hsc_infer.errors import MediaError
-from hsc_infer.pipeline import FrameResult
 
 CLASS_IDS = {"head": 7, "face": 16}  # wholebody34 ids, for -drc and -oyt
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hsc_infer.demo.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE
 from hsc_infer.detectors import DEIMV2_SCORE_THRESHOLD
 from hsc_infer.detectors.yunet import DEFAULT_SCORE_THRESHOLD as YUNET_SCORE_THRESHOLD
 from hsc_infer.providers import add_model_arguments
-from hsc_infer.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE
 
 # Detector runs per frame in video mode: every 2nd frame, boxes carried by optical flow in
 # between (docs/face-path-benchmark.md: same recall and smile accuracy on moving faces as
@@ -32,7 +32,7 @@ def _positive(value: str) -> int:
 
 # Flags that only the DEIMv2 wholebody34 rendering can act on: (dest, default).
 WHOLEBODY_FLAGS = {
-    "-ast": ("attribute_socre_threshold", 0.70),
+    "-ast": ("attribute_score_threshold", 0.70),
     "-kst": ("keypoint_threshold", 0.30),
     "-kdm": ("keypoint_drawing_mode", "dot"),
     "-ebm": ("enable_bone_drawing_mode", False),
@@ -89,7 +89,9 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "-ast",
-        "--attribute_socre_threshold",
+        "--attribute_socre_threshold",  # the reference's spelling, kept beside the right one
+        "--attribute_score_threshold",
+        dest="attribute_score_threshold",
         type=float,
         default=0.70,
         help="DEIMv2 wholebody34: attribute score threshold (generation, gender, head pose, "

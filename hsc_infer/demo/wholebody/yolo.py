@@ -7,7 +7,7 @@ written too: hiding is a drawing choice.
 
 from __future__ import annotations
 
-from hsc_infer.wholebody.parse import ParsedFrame, WholeBodyObject
+from hsc_infer.demo.wholebody.parse import ParsedFrame, WholeBodyObject
 
 
 def yolo_line(obj: WholeBodyObject) -> str:

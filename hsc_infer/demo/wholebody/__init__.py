@@ -7,8 +7,8 @@ them).
     draw_wholebody(canvas, parsed, DrawSettings(), smiles_by_head_box)
 """
 
-from hsc_infer.wholebody.classes import CLASS_NAMES, KEYPOINT_IDS, WholeBodyClass
-from hsc_infer.wholebody.parse import (
+from hsc_infer.demo.wholebody.classes import CLASS_NAMES, KEYPOINT_IDS, WholeBodyClass
+from hsc_infer.demo.wholebody.parse import (
     WholeBodyObject,
     WholeBodySettings,
     parse_wholebody,

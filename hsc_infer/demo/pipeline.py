@@ -1,7 +1,5 @@
-"""One frame through detect -> crop -> classify (one batch) -> track -> smooth.
-
-The demo and `predict --detect` both use this, so neither holds model logic of its own.
-"""
+"""The demo's per-frame results: detect -> crop -> classify (`hsc_infer.frame`), then track ids
+and a smoothed label per head, with the detector optionally run on every Nth frame only."""
 
 from __future__ import annotations
 
@@ -12,11 +10,12 @@ import numpy as np
 
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.contract import CropKind
-from hsc_infer.crops import crop, crop_box, face_to_head, is_empty
+from hsc_infer.crops import face_to_head
+from hsc_infer.demo.motion import BoxCarrier
+from hsc_infer.demo.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE, TrackSmoother
+from hsc_infer.demo.tracking import IouTracker
 from hsc_infer.detectors.base import Box, Detection, Detector
-from hsc_infer.motion import BoxCarrier
-from hsc_infer.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE, TrackSmoother
-from hsc_infer.tracking import IouTracker
+from hsc_infer.frame import classify_detections
 
 SMILING_LABEL = "Smiling"
 
@@ -49,30 +48,6 @@ class FrameResult:
     classifier_ms: float
     tracking_ms: float = 0.0  # tracking, smoothing and carrying boxes between detector runs
     detected: bool = True  # False: the detector skipped this frame (`detect_every`)
-
-
-def classify_detections(
-    frame: np.ndarray, detections: list[Detection], classifier: SmileClassifier
-) -> tuple[list[Detection], list[Box], np.ndarray, float]:
-    """Detections with a non-empty crop, their crop boxes, probabilities (one batch), and the
-    classifier's ms (cropping and preprocessing included)."""
-    start = time.perf_counter()
-    boxes = [crop_box(d, classifier.contract, frame.shape) for d in detections]
-    kept = [(d, b) for d, b in zip(detections, boxes, strict=True) if not is_empty(b)]
-    probs = classifier.predict([crop(frame, b) for _, b in kept])
-    classifier_ms = (time.perf_counter() - start) * 1000
-    return [d for d, _ in kept], [b for _, b in kept], probs, classifier_ms
-
-
-def detect_and_classify(
-    frame: np.ndarray, detector: Detector, classifier: SmileClassifier
-) -> tuple[list[Detection], list[Box], np.ndarray, float, float]:
-    """Detections, their crop boxes, probabilities (one batch) and both latencies in ms."""
-    start = time.perf_counter()
-    detections = detector(frame)
-    detector_ms = (time.perf_counter() - start) * 1000
-    kept, boxes, probs, classifier_ms = classify_detections(frame, detections, classifier)
-    return kept, boxes, probs, detector_ms, classifier_ms
 
 
 class HeadSmilePipeline:

@@ -16,8 +16,8 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
-from hsc_infer.wholebody.bones import bones
-from hsc_infer.wholebody.classes import (
+from hsc_infer.demo.wholebody.bones import bones
+from hsc_infer.demo.wholebody.classes import (
     BODY,
     BONE_COLOUR,
     CLASSES,
@@ -36,7 +36,7 @@ from hsc_infer.wholebody.classes import (
     UNKNOWN_POSE,
     WHITE,
 )
-from hsc_infer.wholebody.parse import ParsedFrame, WholeBodyObject
+from hsc_infer.demo.wholebody.parse import ParsedFrame, WholeBodyObject
 
 KeypointMode = Literal["dot", "box", "both"]
 KEYPOINT_MODES: tuple[KeypointMode, ...] = ("dot", "box", "both")
@@ -49,7 +49,7 @@ Box = tuple[int, int, int, int]
 
 
 class SmileResult(Protocol):
-    """What the demo knows of a head: `hsc_infer.pipeline.HeadResult` fits."""
+    """What the demo knows of a head: `hsc_infer.demo.pipeline.HeadResult` fits."""
 
     prob: float
     label: str

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from hsc_infer.crops import head_to_face
-from hsc_infer.pipeline import FrameResult, HeadResult
+from hsc_infer.demo.pipeline import FrameResult, HeadResult
 
 SMILING_COLOUR = (0, 210, 0)  # BGR green
 NOT_SMILING_COLOUR = (0, 0, 255)  # BGR red

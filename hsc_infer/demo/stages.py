@@ -70,10 +70,9 @@ class StageTimes:
         """After the loop: the time since the last frame (the failed read) is no frame's."""
         self._frame_start = None
 
-    def medians(self) -> dict[str, float]:
-        return {s: float(np.median(self.samples[s])) for s in STAGES if self.samples.get(s)}
-
     def means(self) -> dict[str, float]:
+        """Mean ms per stage. Means, not medians: they add up to about the mean frame time
+        (1000 / loop FPS), so the log's summary and scripts/bench_demo.py show where it goes."""
         return {s: float(np.mean(self.samples[s])) for s in STAGES if self.samples.get(s)}
 
     def loop_fps(self) -> float:

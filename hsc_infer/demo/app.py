@@ -6,8 +6,7 @@
 
 `-m` picks the detector: yunet (the default where the yuface wheel installs), haar, or a DEIMv2
 wholebody34 ONNX file. In video mode the detector runs on every `--detect-every`th frame and
-its boxes follow the image in between. Reference flags are kept. Flags for detector attributes
-With a DEIMv2 wholebody34 model every class is drawn (bodies, heads, faces, hands, keypoints,
+its boxes follow the image in between. Reference flags are kept. With a DEIMv2 wholebody34 model every class is drawn (bodies, heads, faces, hands, keypoints,
 bones) and -ast, -kst, -kdm, -ebm, -dnm, -dgm, -dlr, -dhm act as in the reference
 (docs/wholebody.md); with a face detector the log says once that they cannot act. `-drc` takes
 wholebody34 class ids: 7 hides head boxes, 16 hides face boxes.
@@ -35,9 +34,13 @@ import cv2
 import numpy as np
 
 from hsc_infer.classifier import SmileClassifier
-from hsc_infer.demo_args import build_parser as _build_parser
-from hsc_infer.demo_output import VideoSink, frame_record, visible, yolo_lines
-from hsc_infer.demo_wholebody import (
+from hsc_infer.demo.args import build_parser as _build_parser
+from hsc_infer.demo.capture import Prefetcher, capture_fps, open_source
+from hsc_infer.demo.drawing import draw_frame
+from hsc_infer.demo.output import VideoSink, frame_record, visible, yolo_lines
+from hsc_infer.demo.pipeline import FrameResult, HeadSmilePipeline
+from hsc_infer.demo.stages import StageTimes
+from hsc_infer.demo.wholebody.view import (
     WholeBodyView,
     flags_that_cannot_act,
     log_flags_that_cannot_act,
@@ -45,18 +48,15 @@ from hsc_infer.demo_wholebody import (
 )
 from hsc_infer.detectors import load_detector
 from hsc_infer.detectors.deimv2 import Deimv2Detector
-from hsc_infer.drawing import draw_frame
 from hsc_infer.errors import USER_ERRORS, MediaError
-from hsc_infer.media import Prefetcher, capture_fps, frames, list_images, open_capture, read_image
-from hsc_infer.pipeline import FrameResult, HeadSmilePipeline
-from hsc_infer.stages import StageTimes
+from hsc_infer.inputs import frames, list_images, read_image
 
 logger = logging.getLogger("hsc_infer.demo")
 
 WINDOW = "HSC smile demo"
 KEY_ESC = 27
 
-__all__ = ["Demo", "HeadSmilePipeline", "build_parser", "main"]
+__all__ = ["Demo", "build_parser", "main"]
 
 
 def build_parser():
@@ -189,7 +189,7 @@ class Demo:
     def run_video(self, source: str, jsonl: IO[str] | None) -> int:
         a = self.args
         try:
-            capture = open_capture(source)
+            capture = open_source(source)
         except (FileNotFoundError, MediaError) as e:
             raise MediaError(
                 f"{e} (-v takes a camera index such as 0, a stream URL or a video file)"
@@ -312,7 +312,3 @@ def main(argv: list[str] | None = None) -> int:
     )
     logger.info("%s", demo.times.summary())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from hsc_infer.wholebody.classes import BODY, BONES
-from hsc_infer.wholebody.parse import WholeBodyObject
+from hsc_infer.demo.wholebody.classes import BODY, BONES
+from hsc_infer.demo.wholebody.parse import WholeBodyObject
 
 # Longest bone the matcher accepts, in pixels (the reference demo's setting).
 MAX_BONE_PX = 300.0

@@ -1,0 +1,39 @@
+"""One frame through detect -> crop -> classify, all of its crops in one onnxruntime batch.
+
+`predict --detect` calls this per image or video frame; the demo's pipeline adds tracking and
+smoothing on top. Neither holds model logic of its own.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from hsc_infer.classifier import SmileClassifier
+from hsc_infer.crops import crop, crop_box, is_empty
+from hsc_infer.detectors.base import Box, Detection, Detector
+
+
+def classify_detections(
+    frame: np.ndarray, detections: list[Detection], classifier: SmileClassifier
+) -> tuple[list[Detection], list[Box], np.ndarray, float]:
+    """Detections with a non-empty crop, their crop boxes, probabilities (one batch), and the
+    classifier's ms (cropping and preprocessing included)."""
+    start = time.perf_counter()
+    boxes = [crop_box(d, classifier.contract, frame.shape) for d in detections]
+    kept = [(d, b) for d, b in zip(detections, boxes, strict=True) if not is_empty(b)]
+    probs = classifier.predict([crop(frame, b) for _, b in kept])
+    classifier_ms = (time.perf_counter() - start) * 1000
+    return [d for d, _ in kept], [b for _, b in kept], probs, classifier_ms
+
+
+def detect_and_classify(
+    frame: np.ndarray, detector: Detector, classifier: SmileClassifier
+) -> tuple[list[Detection], list[Box], np.ndarray, float, float]:
+    """Detections, their crop boxes, probabilities (one batch) and both latencies in ms."""
+    start = time.perf_counter()
+    detections = detector(frame)
+    detector_ms = (time.perf_counter() - start) * 1000
+    kept, boxes, probs, classifier_ms = classify_detections(frame, detections, classifier)
+    return kept, boxes, probs, detector_ms, classifier_ms
