@@ -33,8 +33,8 @@ from face_path import BenchFrame, compose_frames, leak_free_test_faces, skimage_
 
 from hsc_infer import SmileClassifier
 from hsc_infer.crops import crop, crop_box
-from hsc_infer.demo.tracking import iou
 from hsc_infer.detectors import Detection, HaarFaceDetector, YuNetFaceDetector
+from hsc_infer.detectors.base import iou
 
 FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
 MIN_IOU = 0.3

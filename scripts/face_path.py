@@ -23,8 +23,7 @@ import numpy as np
 
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.crops import crop, crop_box
-from hsc_infer.demo.tracking import iou
-from hsc_infer.detectors.base import Detector
+from hsc_infer.detectors.base import Detector, iou
 
 MIN_IOU = 0.3  # a detection overlapping the pasted face this much counts as finding it
 SKIN_TONES_BGR = ((0.72, 0.82, 1.0), (0.60, 0.72, 0.92), (0.45, 0.55, 0.70), (0.80, 0.86, 0.98))

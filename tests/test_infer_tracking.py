@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hsc_infer.demo.tracking import IouTracker, iou
+from hsc_infer.demo.tracking import IouTracker
+from hsc_infer.detectors.base import iou
 
 
 def test_iou():

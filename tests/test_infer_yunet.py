@@ -15,8 +15,8 @@ from packaging.requirements import Requirement
 
 from hsc_infer import ModelContract
 from hsc_infer.crops import crop_box, face_to_head
-from hsc_infer.demo.tracking import iou
 from hsc_infer.detectors import Detection, YuNetFaceDetector, load_detector
+from hsc_infer.detectors.base import iou
 from hsc_infer.detectors.yunet import yunet_to_face
 from hsc_infer.errors import MediaError
 

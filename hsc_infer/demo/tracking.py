@@ -13,17 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Box = tuple[int, int, int, int]
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    inter_w = min(a[2], b[2]) - max(a[0], b[0])
-    inter_h = min(a[3], b[3]) - max(a[1], b[1])
-    if inter_w <= 0 or inter_h <= 0:
-        return 0.0
-    inter = inter_w * inter_h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+from hsc_infer.detectors.base import Box, iou
 
 
 @dataclass(slots=True)

@@ -67,6 +67,17 @@ def working_scale(frame_width: int, detect_width: int | None) -> float:
     return detect_width / frame_width
 
 
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes; 0 when they do not overlap."""
+    inter_w = min(a[2], b[2]) - max(a[0], b[0])
+    inter_h = min(a[3], b[3]) - max(a[1], b[1])
+    if inter_w <= 0 or inter_h <= 0:
+        return 0.0
+    inter = inter_w * inter_h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
 def clamp_box(box: Sequence[float], frame_shape: Sequence[int]) -> Box:
     """Integer pixel box covering `box` (floor the start, ceil the end), inside the frame."""
     h, w = frame_shape[:2]

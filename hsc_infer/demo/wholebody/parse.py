@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from hsc_infer.demo.tracking import iou
 from hsc_infer.demo.wholebody.classes import ATTRIBUTES, CLASSES, KEYPOINT_IDS
+from hsc_infer.detectors.base import iou
 
 # An attribute box's centre must lie within this fraction of its base box's diagonal.
 ATTRIBUTE_CENTRE_LIMIT = 0.25
