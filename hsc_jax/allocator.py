@@ -5,8 +5,8 @@ from malloc and frees them after the step. glibc serves such blocks with fresh m
 and unmaps it on free, so every step faults the memory in again, 4 KB at a time: about 1.1
 million page faults per S step, which cost the kernel 1.9 of the step's 4.4 CPU-seconds on a
 2-core AMD EPYC. With `glibc.malloc.hugetlb=1` glibc asks for transparent huge pages, and the
-same memory arrives in about 2,300 faults of 2 MB: the step runs about 1.8x faster
-(docs/models-benchmark.md). Settings that keep the memory instead (one arena, no mmap, no
+same memory arrives in about 2,300 faults of 2 MB: the S step runs 1.8x faster on that AMD
+EPYC and 1.6x on a 2-core Intel Xeon (docs/models-benchmark.md). Settings that keep the memory instead (one arena, no mmap, no
 trimming) were faster still on some steps but let the heap fragment until the kernel killed the
 process, so the memory is still handed back after each step. glibc reads the setting only
 when a process starts, so the command starts itself once more with it in its environment.
