@@ -26,7 +26,8 @@ TRAINING_MODULES = (
     "pyarrow",
 )
 
-INSTALL_HINT = "pip install 'hsc-jax[train]'"
+# Run in the project's source folder, where `pip install .` installed the inference part from.
+INSTALL_HINT = "pip install '.[train]' in the hsc-jax source folder"
 
 
 def missing_training_modules() -> list[str]:

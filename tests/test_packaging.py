@@ -16,6 +16,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from hsc_infer.zoo import SHIPPED_MODELS
+from hsc_jax.entry import INSTALL_HINT
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hsc_infer", "hsc_jax")
@@ -135,4 +136,4 @@ def test_the_console_script_without_the_training_extra_says_what_to_install(whee
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("Error: hsc-jax needs the training extra")
-    assert "click" in line and "pip install 'hsc-jax[train]'" in line
+    assert "click" in line and INSTALL_HINT in line
