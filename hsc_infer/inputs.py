@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from hsc_infer.errors import MediaError
+from hsc_infer.image_header import header_problem
 from hsc_infer.labels import IMAGE_SUFFIXES
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
@@ -52,14 +53,23 @@ def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[Path], list[Path]]
 
 
 def read_image(path: str | Path) -> np.ndarray | None:
-    """BGR uint8 image, or None when the file cannot be decoded (np.fromfile allows any path)."""
+    """BGR uint8 image, or None when the file cannot be read or decoded."""
     try:
-        data = np.fromfile(str(path), dtype=np.uint8)
+        data = Path(path).read_bytes()
     except OSError:
         return None
-    if data.size == 0:
+    return decode_image(data, cv2.IMREAD_COLOR)
+
+
+def decode_image(data: bytes, flags: int) -> np.ndarray | None:
+    """`cv2.imdecode` of encoded bytes, or None when they do not decode; an image whose header
+    claims no pixels or too many (a decompression bomb) is refused before any decoding."""
+    if len(data) == 0 or header_problem(data) is not None:
         return None
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    try:
+        return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    except cv2.error:  # OpenCV refuses some images by raising (over its own pixel limit)
+        return None
 
 
 def open_capture(spec: str | int | Path) -> cv2.VideoCapture:

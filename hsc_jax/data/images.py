@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 
 from hsc_infer.contract import resize_image
+from hsc_infer.image_header import header_problem
+from hsc_infer.inputs import decode_image
 
 _SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*)?$", re.IGNORECASE)
 _CHUNK = 512  # rows per task: large enough to amortise scheduling, small enough to balance
@@ -45,8 +47,7 @@ def decode_rgb(data: bytes) -> np.ndarray | None:
 
     IMREAD_COLOR is what cv2.imread does at inference, so both read a file the same way.
     """
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+    image = decode_image(data, cv2.IMREAD_COLOR)
     if image is None:
         return None
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
@@ -54,8 +55,7 @@ def decode_rgb(data: bytes) -> np.ndarray | None:
 
 def probe_image(data: bytes) -> tuple[int, int, int] | None:
     """(H, W, channels) as stored in the file, or None when undecodable."""
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
+    image = decode_image(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         return None
     return image.shape[0], image.shape[1], 1 if image.ndim == 2 else image.shape[2]
@@ -146,13 +146,17 @@ def check_row(data: bytes | None, path: str | None, base_dir: Path) -> CheckedRo
 
 
 def undecodable(data: bytes, problem: str) -> str:
-    return f"cannot decode the image ({len(data)} bytes {problem})"
+    """Why `data` gave no image, and where it came from."""
+    refused = header_problem(data)
+    return f"{refused or 'cannot decode the image'} ({len(data)} bytes {problem})"
 
 
 def _read_bytes(data: bytes | None, path: str | None, base_dir: Path) -> tuple[bytes | None, str]:
     """(bytes, where they came from) or (None, why there are none)."""
     if isinstance(data, bytes | bytearray | memoryview) and len(data) > 0:
         return bytes(data), "from image_bytes"
+    if isinstance(path, bytes):  # read_table leaves a path that is not UTF-8 as bytes
+        return None, f"image_path {path!r} is not UTF-8 text"
     if not isinstance(path, str) or not path:
         return None, "no image: image_bytes and image_path are both empty"
     file = resolve_image_path(path, base_dir)

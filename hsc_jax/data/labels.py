@@ -81,7 +81,8 @@ def resolve_labels(frame: pd.DataFrame) -> ResolvedLabels:
     valid_id = has_id & np.isin(numeric_ids, (0.0, 1.0))
     has_text = texts.notna().to_numpy()
     # Vectorised: the text column repeats a handful of values over tens of thousands of rows.
-    text_ids = texts[has_text].astype(str).map(normalise_label_text)
+    # No astype(str): a value that is not UTF-8 arrives as bytes, and is reported as such.
+    text_ids = texts[has_text].map(normalise_label_text)
     text_labels = np.full(len(frame), -1, dtype=np.int32)
     text_labels[has_text] = text_ids.fillna(-1).to_numpy(dtype=np.int32)
 

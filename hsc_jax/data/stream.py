@@ -28,13 +28,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from hsc_infer.contract import resize_image
 from hsc_jax import atomic
 from hsc_jax.data.errors import DatasetError
 from hsc_jax.data.images import check_row, decode_rgb
-from hsc_jax.data.table import Table
+from hsc_jax.data.table import Table, open_parquet
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,8 @@ def encoded_bytes(shards: Sequence[Path]) -> int:
     """Uncompressed size of the image_bytes column over all shards, from parquet metadata."""
     total = 0
     for shard in shards:
-        metadata = pq.ParquetFile(shard).metadata
+        with open_parquet(shard) as parquet:
+            metadata = parquet.metadata
         names = [metadata.schema.column(i).name for i in range(metadata.num_columns)]
         if "image_bytes" not in names:
             continue
@@ -73,7 +73,11 @@ def encoded_bytes(shards: Sequence[Path]) -> int:
 
 
 def row_count(shards: Sequence[Path]) -> int:
-    return sum(pq.ParquetFile(shard).metadata.num_rows for shard in shards)
+    total = 0
+    for shard in shards:
+        with open_parquet(shard) as parquet:
+            total += parquet.metadata.num_rows
+    return total
 
 
 def choose_cache(
@@ -121,7 +125,9 @@ def fingerprint(shards: Sequence[Path]) -> str:
     digest = hashlib.sha256(f"hsc-jax stream index {INDEX_VERSION}\n".encode())
     for shard in shards:
         stat = shard.stat()
-        digest.update(f"{shard.resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+        # fsencode: a file name need not be UTF-8
+        digest.update(os.fsencode(shard.resolve()))
+        digest.update(f"\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:24]
 
 
@@ -209,17 +215,18 @@ def _encoded_batches(table: Table) -> Iterator[tuple[int, list[bytes | None]]]:
     time; rows of a shard without the column come as None (their image_path is read)."""
     for shard, start in zip(table.shards, table.shard_starts[:-1], strict=True):
         start = int(start)
-        parquet = pq.ParquetFile(shard)
-        if "image_bytes" not in parquet.schema_arrow.names:
-            rows = parquet.metadata.num_rows
-            for offset in range(0, rows, _BUILD_CHUNK):
-                yield start + offset, [None] * min(_BUILD_CHUNK, rows - offset)
-            continue
-        offset = 0
-        for batch in parquet.iter_batches(batch_size=_BUILD_CHUNK, columns=["image_bytes"]):
-            blobs = batch.column(0).to_pylist()
-            yield start + offset, blobs
-            offset += len(blobs)
+        # A row group that breaks off (a shard truncated since it was listed) names the shard.
+        with open_parquet(shard) as parquet:
+            if "image_bytes" not in parquet.schema_arrow.names:
+                rows = parquet.metadata.num_rows
+                for offset in range(0, rows, _BUILD_CHUNK):
+                    yield start + offset, [None] * min(_BUILD_CHUNK, rows - offset)
+                continue
+            offset = 0
+            for batch in parquet.iter_batches(batch_size=_BUILD_CHUNK, columns=["image_bytes"]):
+                blobs = batch.column(0).to_pylist()
+                yield start + offset, blobs
+                offset += len(blobs)
 
 
 def _is_grey(rgb: np.ndarray) -> bool:

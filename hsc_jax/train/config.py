@@ -288,6 +288,33 @@ class TrainConfig:
             self.model_config().validate()
         except ValueError as e:
             raise ConfigError(f"invalid model settings: {e}") from e
+        self._check_feature_map()
+
+    def _check_feature_map(self) -> None:
+        """The backbone's feature map at --image_size must exist and a token-mixer head's grid
+        must tile it: checked from the sizes alone, before any data is read or file written,
+        rather than when the model is built."""
+        from hsc_jax.models.model import feature_map_size
+
+        model = self.model_config()
+        rows, cols = feature_map_size(model, self.image_size)
+        where = (
+            f"the {model.arch_variant} backbone (--num_blocks {model.num_blocks}) at "
+            f"--image_size {format_image_size(self.image_size)}"
+        )
+        if min(rows, cols) < 1:
+            raise ConfigError(f"{where} leaves no feature map ({rows}x{cols}); raise --image_size")
+        if model.resolved_head not in ("transformer", "mlp_mixer"):
+            return
+        grid_rows, grid_cols = model.token_mixer_grid
+        if rows % grid_rows == 0 and cols % grid_cols == 0:
+            return
+        fit = (_largest_divisor(rows, grid_rows), _largest_divisor(cols, grid_cols))
+        raise ConfigError(
+            f"--token_mixer_grid {format_grid(model.token_mixer_grid)} does not tile the "
+            f"{rows}x{cols} feature map of {where}: its rows must divide {rows} and its columns "
+            f"{cols} (e.g. --token_mixer_grid {format_grid(fit)}), or choose another --image_size"
+        )
 
     def data_settings(self) -> DataSettings:
         """How this run reads and splits its dataset."""
@@ -345,6 +372,10 @@ def parse_grid(value: Any) -> tuple[int, int]:
     if len(numbers) != 2 or min(numbers) < 1:
         raise ConfigError(f"--token_mixer_grid must be ROWSxCOLS such as 2x3, got {value!r}")
     return numbers[0], numbers[1]
+
+
+def _largest_divisor(number: int, at_most: int) -> int:
+    return max(d for d in range(1, min(number, at_most) + 1) if number % d == 0)
 
 
 def _check_allowed(name: str, spec: Option, value: Any) -> None:
