@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from hsc_jax.data.cli import data as data_command
 from hsc_jax.data.dataset import DatasetError, load_dataset
 from hsc_jax.data.inspection import inspect_dataset
+from hsc_jax.data.settings import DataSettings
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS = 6
@@ -56,11 +57,20 @@ def with_row(column: str, value: object) -> dict[str, list]:
     return columns
 
 
-def load(path: Path, mode: str, tmp_path: Path, **options):
+def load(
+    path: Path,
+    mode: str,
+    tmp_path: Path,
+    image_size: tuple[int, int] = (48, 48),
+    skip_bad_rows: bool = False,
+):
     """What each reader gives for `path`: a Dataset, or an InspectReport for "inspect"."""
     if mode == "inspect":
         return inspect_dataset(path, workers=1)
-    return load_dataset(path, cache=mode, stream_cache_dir=tmp_path / "index", workers=1, **options)
+    settings = DataSettings(
+        cache=mode, stream_cache_dir=tmp_path / "index", skip_bad_rows=skip_bad_rows
+    )
+    return load_dataset(path, image_size, settings, workers=1)
 
 
 MODES = ("ram", "stream", "auto", "inspect")
