@@ -20,7 +20,8 @@ from fakes import TINY_ARCH_FLAGS
 from hsc_jax.data.synth import write_synthetic_parquet
 from hsc_jax.evaluation.cli import evaluate, predict
 from hsc_jax.train.cli import train
-from hsc_jax.train.config import TrainConfig, fields_fixed_on_resume, option_of
+from hsc_jax.train.config import TrainConfig, fields_fixed_on_resume
+from hsc_jax.train.options import option_of
 from hsc_jax.train.recipe import read_recipe
 
 REPO = Path(__file__).resolve().parents[1]

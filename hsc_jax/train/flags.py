@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from hsc_jax.train.config import Option, TrainConfig, option_of
+from hsc_jax.train.config import TrainConfig
+from hsc_jax.train.options import Option, option_of
 
 _FIELDS = {field.name: field for field in dataclasses.fields(TrainConfig)}
 _HINTS = typing.get_type_hints(TrainConfig)
