@@ -16,7 +16,13 @@ import pyarrow as pa
 from hsc_jax.data.errors import BadRow, DatasetError, format_bad_rows
 from hsc_jax.data.grouping import connected_groups, group_keys
 from hsc_jax.data.images import decode_images, parse_image_size
-from hsc_jax.data.labels import CLASS_NAMES, SPLITS, normalise_splits, resolve_labels
+from hsc_jax.data.labels import (
+    CLASS_NAMES,
+    SPLITS,
+    normalise_splits,
+    resolve_labels,
+    vote_shares,
+)
 from hsc_jax.data.settings import DEFAULTS, DataSettings
 from hsc_jax.data.sources import resolve_sources
 from hsc_jax.data.split import assign_splits, copies_across_splits, leaking_rows
@@ -37,6 +43,8 @@ class SplitData:
     paths: list[str]  # image_path, or "<parquet>#row<i>" for embedded images without one
     groups: np.ndarray  # (N,) int64 group ids, shared across splits of one dataset
     rows: np.ndarray  # (N,) int64 row positions in the parquet file
+    # (N,) float32 share of annotators who saw a smile, when the dataset has vote columns
+    vote_shares: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -129,6 +137,7 @@ def _read_and_split(
     kept_frame = frame.iloc[kept].reset_index(drop=True)
 
     labels = resolve_labels(kept_frame)
+    shares = vote_shares(kept_frame, labels.labels)
     images = _ImageFacts.read(
         table, kept, kept_frame, size, cache, settings.stream_cache_dir, workers
     )
@@ -175,6 +184,7 @@ def _read_and_split(
         splits[name] = SplitData(
             images=images.take(positions),
             labels=labels.labels[positions].astype(np.int32),
+            vote_shares=None if shares is None else shares[positions],
             # Made last, after the per-row temporaries, so that on large sets the path strings
             # do not pin the memory those leave behind.
             paths=_row_paths(table, kept[positions]),

@@ -126,3 +126,17 @@ def is_null(value: object) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # arrays and other containers are values
         return False
+
+
+def vote_shares(frame: pd.DataFrame, labels: np.ndarray) -> np.ndarray | None:
+    """(N,) float32 share of annotators who saw a smile (happiness_votes / total_votes), or
+    None when the dataset has no vote columns. A row without usable counts (missing, or a total
+    of 0, or a share outside [0, 1]) keeps its hard label, so no row loses its target."""
+    if "happiness_votes" not in frame or "total_votes" not in frame:
+        return None
+    happy = pd.to_numeric(frame["happiness_votes"], errors="coerce").to_numpy(np.float64)
+    total = pd.to_numeric(frame["total_votes"], errors="coerce").to_numpy(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = happy / total
+    usable = np.isfinite(share) & (total > 0) & (share >= 0) & (share <= 1)
+    return np.where(usable, share, labels).astype(np.float32)

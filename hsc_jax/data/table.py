@@ -21,8 +21,10 @@ __all__ = ["DEFAULT_FILENAME", "Table", "open_parquet", "read_table", "resolve_p
 GROUP_COLUMNS = ("still_image", "group_id", "video_id", "person_id")
 IMAGE_COLUMNS = ("image_bytes", "image_path")
 LABEL_COLUMNS = ("class_id", "label")
-# Everything the data layer reads; other columns (votes, md5, ...) stay on disk.
-USED_COLUMNS = ("split", *IMAGE_COLUMNS, *LABEL_COLUMNS, *GROUP_COLUMNS)
+# Optional annotator counts (FERPlus): how many of the annotators saw a smile, out of how many.
+VOTE_COLUMNS = ("happiness_votes", "total_votes")
+# Everything the data layer reads; other columns (md5, ...) stay on disk.
+USED_COLUMNS = ("split", *IMAGE_COLUMNS, *LABEL_COLUMNS, *VOTE_COLUMNS, *GROUP_COLUMNS)
 # Columns read as text also when stored as binary (values that are not UTF-8 stay bytes).
 TEXT_COLUMNS = ("split", "image_path")
 

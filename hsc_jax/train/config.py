@@ -38,6 +38,7 @@ NAMED_SIZE_KEYS = ("p", "n", "t", "s", "c", "m", "l")
 ARCH_VARIANTS = ("baseline", "inverted_se", "convnext")
 HEAD_VARIANTS = ("auto", "avg", "avgmax_mlp", "transformer", "mlp_mixer")
 CROP_KINDS = ("head", "face")
+AUGMENTATIONS = ("reference", "wild")
 # Architecture flags that a named size fixes; giving one of them with --size is a conflict.
 SIZE_FIXED_FIELDS = ("base_channels", "num_blocks", "arch_variant", "head_variant")
 
@@ -189,6 +190,24 @@ class TrainConfig:
         0.0,
         help="Margin per side of the detector box, as a fraction of its size.",
         bounds=Bounds(0),
+    )
+    # "reference": the reference's flip, affine and photometric steps (augment.py); "wild"
+    # adds the framing, blur, resolution and light of faces unlike the training set's
+    # (augment_wild.py).
+    augment: str = option(
+        "reference",
+        help="reference: flip, small affine, photometric; wild: also rotation, looser and "
+        "off-centre framing, blur, low resolution, gamma, brightness and noise.",
+        choices=AUGMENTATIONS,
+        fixed_on_resume=True,
+    )
+    # Train towards the share of annotators who saw a smile instead of the majority label
+    # (needs the happiness_votes and total_votes columns, as FERPlus has).
+    soft_labels: bool = option(
+        False,
+        help="Targets from the annotators' votes (happiness_votes / total_votes) instead of "
+        "the majority label.",
+        fixed_on_resume=True,
     )
     # Probability of CLAHE per training image (host side, before the batch goes to device).
     clahe_p: float = option(0.01, bounds=Bounds(0, 1), flag=False)

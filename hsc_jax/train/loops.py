@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from hsc_jax.data.dataset import SplitData
+from hsc_jax.errors import ConfigError
 from hsc_jax.metrics import binary_metrics
 from hsc_jax.train import outputs
 from hsc_jax.train.config import TrainConfig
@@ -25,21 +26,35 @@ HEARTBEATS_PER_EPOCH = 4
 HEARTBEAT_MIN_STEPS = 20
 
 
+def training_targets(split: SplitData, config: TrainConfig) -> np.ndarray:
+    """What the loss pulls each training image towards: its label, or under --soft_labels the
+    share of annotators who saw a smile."""
+    if not config.soft_labels:
+        return split.labels
+    if split.vote_shares is None:
+        raise ConfigError(
+            f"--soft_labels needs happiness_votes and total_votes columns in {config.data_root}"
+        )
+    return split.vote_shares
+
+
 def train_epoch(
     train_step: Any,
     state: Any,
     split: SplitData,
+    targets: np.ndarray,
     plan: EpochPlan,
     parallel: DataParallel,
     epoch_key: jax.Array,
     lr: float,
     config: TrainConfig,
 ) -> tuple[Any, dict[str, Any]]:
-    """Run the epoch's steps; returns the new state and {"metrics", "labels", "logits",
-    "timing"} of the batches trained on (metrics at 0.5 over the epoch's logits)."""
+    """Run the epoch's steps towards `targets` (the split's labels, or its vote shares); returns
+    the new state and {"metrics", "labels", "logits", "timing"} of the batches trained on
+    (metrics at 0.5 over the epoch's logits, against the labels)."""
     batches = epoch_batches(
         split.images,
-        split.labels,
+        targets,
         plan,
         parallel.local_slice(config.batch_size),
         config.seed,

@@ -21,9 +21,14 @@ from flax import nnx
 
 from hsc_infer.contract import ModelContract
 from hsc_jax.train.augment import augment_batch
+from hsc_jax.train.augment_wild import augment_wild
 from hsc_jax.train.mesh import DataParallel
 
 log = logging.getLogger("hsc_jax.train")
+
+# The wild augmentation draws from its own stream of the step's key, so turning it on leaves the
+# reference steps' draws as they were.
+WILD_STREAM = 1
 
 
 @dataclass(frozen=True)
@@ -114,17 +119,22 @@ def make_train_step(
     scaling: InputScaling,
     parallel: DataParallel,
     compute_dtype: jnp.dtype = jnp.float32,
-    augment: bool = True,
+    augmentation: str = "reference",
 ) -> TrainStep:
-    """`step(state, images_uint8, labels, key, lr, pos_weight) -> (state, measurements)`.
+    """`step(state, images_uint8, targets, key, lr, pos_weight) -> (state, measurements)`.
 
     `graphdef`/`state` come from `nnx.split((model, optimizer))` with the model in train mode.
-    The state is donated; images and labels arrive sharded over the data axis.
+    The state is donated; images and targets (0/1 labels, or soft targets in [0, 1]) arrive
+    sharded over the data axis. `augmentation` is "reference" or "wild" (augment_wild.py).
     """
+    if augmentation not in ("reference", "wild"):
+        raise ValueError(f"augmentation must be 'reference' or 'wild', got {augmentation!r}")
 
     def train_step(state, images, labels, key, lr, pos_weight):
         model, optimizer = nnx.merge(graphdef, state)
-        x = augment_batch(images, key) if augment else images.astype(jnp.float32) * scaling.scale
+        x = augment_batch(images, key)
+        if augmentation == "wild":
+            x = augment_wild(x, jax.random.fold_in(key, WILD_STREAM))
         x = scaling.normalise(x)
         grad_fn = nnx.value_and_grad(loss_fn, has_aux=True)
         (loss, aux), grads = grad_fn(model, x, labels, pos_weight, compute_dtype)

@@ -109,6 +109,7 @@ class Trainer:
         if self.dataset.skipped_rows:
             log.warning("--skip_bad_rows: %d bad rows left out", self.dataset.skipped_rows)
         self.train_split = self.dataset.splits["train"]
+        self.train_targets = loops.training_targets(self.train_split, config)
         self.val_split = _non_empty(self.dataset.splits.get("val"))
         self.test_split = _non_empty(self.dataset.splits.get("test"))
         if len(self.train_split) < config.batch_size:
@@ -126,7 +127,7 @@ class Trainer:
         self.state = self.parallel.put_replicated(state)
         scaling = InputScaling.from_contract(self.contract)
         self.train_step = make_train_step(
-            graphdef, scaling, self.parallel, compute_dtype=self.compute_dtype
+            graphdef, scaling, self.parallel, self.compute_dtype, self.config.augment
         )
         self.eval_step = make_eval_step(eval_graphdef, scaling, self.parallel)
 
@@ -139,7 +140,7 @@ class Trainer:
         rows = self.parallel.local_slice(self.config.batch_size)
         local = rows.stop - rows.start
         images = self.parallel.put_batch(np.zeros((local, *self.dataset.image_size, 3), np.uint8))
-        labels = self.parallel.put_batch(np.zeros((local,), self.train_split.labels.dtype))
+        labels = self.parallel.put_batch(np.zeros((local,), self.train_targets.dtype))
         # lr and pos_weight are Python floats in the loop too (weakly typed scalars).
         train = compile_ahead(
             self.train_step, self.state, images, labels, self.base_key, self.schedule.lr, 1.0
@@ -176,6 +177,7 @@ class Trainer:
             self.train_step,
             self.state,
             self.train_split,
+            self.train_targets,
             plan,
             self.parallel,
             epoch_key,
