@@ -177,7 +177,8 @@ class SmileClassifier:
         if fixed is not None and batch.shape[0] != fixed:
             if fixed != 1:
                 raise ContractError(
-                    f"model has a fixed batch of {fixed}; got {batch.shape[0]} crops"
+                    f"model {self.model_path} has a fixed batch of {fixed}; got {batch.shape[0]} "
+                    "crops (export it with a dynamic batch)"
                 )
             return np.concatenate(
                 [self.run(batch[i : i + 1]).reshape(-1) for i in range(len(batch))]
