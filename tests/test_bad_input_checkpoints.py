@@ -7,11 +7,14 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+from bad_inputs import png_claiming
 from click.testing import CliRunner
 
 from hsc_jax.data.synth import write_synthetic_parquet
-from hsc_jax.evaluation.cli import evaluate
+from hsc_jax.evaluation.cli import evaluate, predict
 from hsc_jax.export.cli import export
 from hsc_jax.models import ModelConfig, create_model
 from hsc_jax.train.checkpoint import COMPLETE_MARKER, META_FILE, MODEL_DIR, save_model_checkpoint
@@ -117,3 +120,19 @@ def test_the_messages_say_what_is_wrong(checkpoint: Path, tmp_path: Path):
         result = CliRunner().invoke(export, args, catch_exceptions=False)
         assert words in _one_error_line(result.output, folder), damage
         assert not output.exists()
+
+
+def test_predict_names_every_unreadable_image(checkpoint: Path, tmp_path: Path):
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "face.png"), np.full((20, 20, 3), 200, np.uint8))
+    (folder / "garbage.png").write_bytes(b"\x00not an image")
+    (folder / "bomb.png").write_bytes(png_claiming(100_000, 100_000))
+    output = tmp_path / "predictions.csv"
+    args = ["--checkpoint", str(checkpoint), "--inputs", str(folder), "--output", str(output)]
+    result = CliRunner().invoke(predict, [*args, "--device", "cpu"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: cannot decode 2 image(s): {folder / 'bomb.png'}, {folder / 'garbage.png'}"
+    ]
+    assert not output.exists()

@@ -5,13 +5,12 @@ output as it was, and unreadable images are reported by name while the rest are 
 from __future__ import annotations
 
 import csv
-import struct
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from bad_inputs import png_claiming
 from helpers import build_custom_graph, build_tiny_classifier
 
 from hsc_infer import SmileClassifier, predict
@@ -154,18 +153,6 @@ def test_contract_metadata_that_does_not_fit_is_refused(text, words, crops, tmp_
 # --- images that cannot be read, among ones that can ---------------------------------------
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
-
-
 def _real_png() -> bytes:
     image = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     return cv2.imencode(".png", image)[1].tobytes()
@@ -175,8 +162,8 @@ UNREADABLE_IMAGES = {
     "garbage.png": np.random.default_rng(1).bytes(500),
     "empty.png": b"",
     "truncated.png": _real_png()[:300],
-    "bomb.png": _png_claiming(100_000, 100_000),
-    "no_pixels.png": _png_claiming(0, 0),
+    "bomb.png": png_claiming(100_000, 100_000),
+    "no_pixels.png": png_claiming(0, 0),
     "text.jpg": b"this is not a JPEG\n",
 }
 
