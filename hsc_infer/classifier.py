@@ -144,8 +144,11 @@ class SmileClassifier:
             trt_cache_dir=trt_cache_dir,
             trt_int8=trt_int8,
         )
-        self.signature = inspect_graph(self.session)
-        contract = read_contract(self.session, self.signature.input_size)
+        try:
+            self.signature = inspect_graph(self.session)
+            contract = read_contract(self.session, self.signature.input_size)
+        except ContractError as e:  # the graph's checks know the session, not the file
+            raise ContractError(f"{e} (model {model_path})") from e
         self.contract = contract if threshold is None else contract.with_threshold(threshold)
 
     @property
@@ -174,7 +177,8 @@ class SmileClassifier:
         if fixed is not None and batch.shape[0] != fixed:
             if fixed != 1:
                 raise ContractError(
-                    f"model has a fixed batch of {fixed}; got {batch.shape[0]} crops"
+                    f"model {self.model_path} has a fixed batch of {fixed}; got {batch.shape[0]} "
+                    "crops (export it with a dynamic batch)"
                 )
             return np.concatenate(
                 [self.run(batch[i : i + 1]).reshape(-1) for i in range(len(batch))]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -150,6 +151,20 @@ def write_predictions(predictions: Iterator[Prediction], stream: TextIO, fmt: st
     return count
 
 
+def write_predictions_file(predictions: Iterator[Prediction], path: Path, fmt: str) -> int:
+    """Write beside `path` under a temporary name, renamed over it once complete: a run that
+    stops part-way (a model that fails on a batch, Ctrl-C) leaves an earlier file as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(temporary, "w", newline="" if fmt == "csv" else None) as stream:
+            count = write_predictions(predictions, stream, fmt)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m hsc_infer.predict", description=__doc__.split("\n")[0]
@@ -212,9 +227,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         count = write_predictions(predictions(), sys.stdout, fmt)
     else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.output, "w", newline="" if fmt == "csv" else None) as stream:
-            count = write_predictions(predictions(), stream, fmt)
+        count = write_predictions_file(predictions(), args.output, fmt)
     progress.close()
     for error in errors:
         print(f"error: {error}", file=sys.stderr)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import struct
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from bad_inputs import gif_claiming, jpeg_claiming, png_claiming
 from click.testing import CliRunner
 
 from hsc_jax.data.cli import data as data_command
@@ -159,32 +159,6 @@ def test_a_column_of_the_wrong_type_is_named(case: str, mode: str, tmp_path: Pat
 # --- rows with bad labels or images: each one named, none dropped ----------------------------
 
 
-def png_header(width: int, height: int, pixels: bytes | None = None, colour: int = 2) -> bytes:
-    """A PNG whose header claims width x height pixels (colour type 2: RGB, 0: grey), with
-    `pixels` as its compressed data (by default a token that cannot fill the image)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
-    pixels = zlib.compress(b"\x00" * 64) if pixels is None else pixels
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
-
-
-def jpeg_header(width: int, height: int) -> bytes:
-    """SOI, a JFIF APP0 segment, then a baseline frame header claiming width x height."""
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    frame = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + frame + b"\xff\xd9"
-
-
-def gif_header(width: int, height: int) -> bytes:
-    return b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0) + b";"
-
-
 BAD_ROWS = {
     "class_id NaN": ("class_id", float("nan"), "no label: both class_id and label are null"),
     "class_id null": ("class_id", None, "no label"),
@@ -195,10 +169,10 @@ BAD_ROWS = {
     "label null": ("label", None, "no label"),
     "image garbage": ("image_bytes", b"\x00garbage", r"cannot decode the image \(8 bytes"),
     "image empty": ("image_bytes", b"", "no image"),
-    "image of 0x0 pixels": ("image_bytes", png_header(0, 0), "header says 0x0 pixels"),
-    "PNG bomb": ("image_bytes", png_header(100_000, 100_000), "100000x100000 pixels, over the"),
-    "JPEG bomb": ("image_bytes", jpeg_header(65_000, 60_000), "65000x60000 pixels, over the"),
-    "GIF bomb": ("image_bytes", gif_header(65_535, 65_535), "65535x65535 pixels, over the"),
+    "image of 0x0 pixels": ("image_bytes", png_claiming(0, 0), "header says 0x0 pixels"),
+    "PNG bomb": ("image_bytes", png_claiming(100_000, 100_000), "100000x100000 pixels, over the"),
+    "JPEG bomb": ("image_bytes", jpeg_claiming(65_000, 60_000), "65000x60000 pixels, over the"),
+    "GIF bomb": ("image_bytes", gif_claiming(65_535, 65_535), "65535x65535 pixels, over the"),
 }
 
 
@@ -238,7 +212,7 @@ def test_skipping_bad_rows_accounts_for_every_row(case: str, tmp_path: Path):
 
 def test_a_bad_row_in_a_later_shard_names_the_shard_and_its_row(tmp_path: Path):
     write(tmp_path / "part-0.parquet", good_columns())
-    write(tmp_path / "part-1.parquet", with_row("image_bytes", png_header(100_000, 100_000)))
+    write(tmp_path / "part-1.parquet", with_row("image_bytes", png_claiming(100_000, 100_000)))
     for mode in ("ram", "stream"):
         with pytest.raises(DatasetError) as caught:
             load(tmp_path, mode, tmp_path)
@@ -255,7 +229,7 @@ def test_a_real_decompression_bomb_is_refused_without_decoding_it(tmp_path: Path
     row = bytes(side + 1)  # filter byte, then black pixels
     pixels = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
     bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(png_header(side, side, pixels, colour=0))
+    bomb.write_bytes(png_claiming(side, side, pixels, colour=0))
     script = textwrap.dedent(
         f"""
         import resource

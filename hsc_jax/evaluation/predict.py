@@ -11,12 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from flax import nnx
 
 from hsc_infer.contract import ModelContract, preprocess
 from hsc_infer.labels import CLASS_NAMES, IMAGE_SUFFIXES
+from hsc_infer.media import read_image
 from hsc_jax import atomic
 from hsc_jax.data.errors import DatasetError
 from hsc_jax.train.outputs import sigmoid
@@ -55,7 +55,7 @@ def read_crops(paths: Sequence[Path]) -> list[np.ndarray]:
     """BGR uint8 images; every unreadable file is named in one error."""
     crops, bad = [], []
     for path in paths:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        image = read_image(path)  # refuses decompression bombs, as inference does
         if image is None:
             bad.append(str(path))
         crops.append(image)

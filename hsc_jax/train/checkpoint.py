@@ -161,8 +161,11 @@ def restore_into(
     try:
         restored = ocp.StandardCheckpointer().restore(directory.absolute(), target=target)
     except Exception as e:  # Orbax raises many types for a tree that does not match
+        # Orbax's messages can run over many lines (a pytree diff): the first says what failed.
+        first_line = next((line for line in str(e).splitlines() if line.strip()), repr(e))
         raise CheckpointError(
-            f"cannot restore {directory}: it does not match this model/optimizer ({e})"
+            f"cannot restore {directory}: its files are damaged or do not match this "
+            f"model/optimizer ({first_line})"
         ) from e
     template_pure = nnx.to_pure_dict(template)
     restored = jax.tree.map(
@@ -254,7 +257,16 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"checkpoint {path} is incomplete (no {COMPLETE_MARKER} marker): never loaded"
         )
-    meta = json.loads((path / META_FILE).read_text())
+    try:
+        meta = json.loads((path / META_FILE).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(
+            f"{path / META_FILE} is not valid JSON ({e}): a damaged checkpoint"
+        ) from e
+    if not isinstance(meta, dict):
+        raise CheckpointError(
+            f"{path / META_FILE} does not hold a JSON object: a damaged checkpoint"
+        )
     if meta.get("format") != FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint {path} has format {meta.get('format')!r}; this version reads "
