@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import tempfile
 from dataclasses import dataclass, replace
 from datetime import date
@@ -30,7 +29,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from bench_face_path import FERPLUS, cpu_name, load_uptime, match
+from bench_face_path import FERPLUS, match
+from bench_support import machine_line, uptime
 from face_path import ClipTruth, compose_clip, leak_free_test_faces, skimage_photos
 
 from hsc_infer.demo import app
@@ -120,7 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip.mp4"
         truths = write_clip(clip, faces, labels, max(1, args.seconds // 2), args.seed)
-        before = load_uptime()
+        before = uptime()
         results: dict[Setting, list] = {s: [] for s in settings}
         for round_ in range(args.rounds):
             for index, setting in enumerate(settings):
@@ -128,12 +128,12 @@ def main() -> None:
                 times = run_demo(setting, clip, out)
                 quality = None if setting.window else score(out / "output.jsonl", truths)
                 results[setting].append((times, quality))
-        after = load_uptime()
+        after = uptime()
 
     print(
         f"clip: {len(truths)} frames 640x480 at {CLIP_FPS:g} FPS, "
-        f"{sum(len(t.boxes) for t in truths)} faces; {date.today()}; CPU {cpu_name()}, "
-        f"{os.cpu_count()} logical cores; OpenCV {cv2.__version__}; {args.rounds} round(s), "
+        f"{sum(len(t.boxes) for t in truths)} faces; {date.today()}; {machine_line()}; "
+        f"OpenCV {cv2.__version__}; {args.rounds} round(s), "
         "median shown"
     )
     print(f"load before: {before}\nload after:  {after}\n")

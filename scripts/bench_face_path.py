@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from bench_support import machine_line, uptime
 from face_path import BenchFrame, compose_frames, leak_free_test_faces, skimage_photos
 
 from hsc_infer import SmileClassifier
@@ -154,23 +153,6 @@ def yunet_name(width: int, threshold: float, min_face: int, threads: int | None 
     return name + (", 1 thread" if threads == 1 else "")
 
 
-def load_uptime() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return f"load average {os.getloadavg()}"
-
-
-def cpu_name() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def calibrate(frames: list[BenchFrame], width: int) -> None:
     """Fit the YuNet box -> face box conversion (crops.yunet_to_face) on the true face boxes."""
     detector = YuNetFaceDetector(score_threshold=0.5, detect_width=width, min_face=0)
@@ -231,7 +213,7 @@ def main() -> None:
             if width in ONE_THREAD_WIDTHS:
                 yunets[width, 1] = YuNetFaceDetector(0.0, width, min_face=0, threads=1)
     tallies: dict[str, Tally] = {}
-    before = load_uptime()
+    before = uptime()
     start = time.perf_counter()
     for frame in frames:
         direct = (
@@ -259,13 +241,13 @@ def main() -> None:
                         frame, found, ms + post, classifier, direct
                     )
     seconds = time.perf_counter() - start
-    after = load_uptime()
+    after = uptime()
 
     faces_total = sum(len(f.boxes) for f in frames)
     empty = sum(not f.boxes for f in frames)
     print(
         f"{len(frames)} frames 640x480 ({empty} without a face), {faces_total} faces "
-        f"(seed {args.seed}); {date.today()}; CPU {cpu_name()}, {os.cpu_count()} logical cores; "
+        f"(seed {args.seed}); {date.today()}; {machine_line()}; "
         f"OpenCV {cv2.__version__}; {seconds:.0f} s"
     )
     print(f"load before: {before}\nload after:  {after}\n")

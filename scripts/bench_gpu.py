@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_support import (
+    load_average_1m,
+    machine_facts,
+    median_ms,
+    print_report,
+    train_step_seconds,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,20 +53,11 @@ def parse_args() -> argparse.Namespace:
 def machine() -> dict[str, Any]:
     import jax
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
+        **machine_facts(),
         "jax_backend": jax.default_backend(),
         "jax_devices": [str(d) for d in jax.devices()],
-        "load_average_1m": round(os.getloadavg()[0], 2),
+        "load_average_1m": load_average_1m(),
     }
 
 
@@ -110,13 +104,8 @@ def step_on_device(args: argparse.Namespace, trainer: Any) -> float:
     key = jax.random.key(0)
     trainer.state, m = trainer.train_step(trainer.state, images, labels, key, 1e-4, 1.0)
     jax.block_until_ready(m["loss"])  # compiles
-    started = time.perf_counter()
-    for i in range(args.steps):
-        trainer.state, m = trainer.train_step(
-            trainer.state, images, labels, jax.random.fold_in(key, i), 1e-4, 1.0
-        )
-    jax.block_until_ready(trainer.state)
-    return args.steps * args.batch_size / (time.perf_counter() - started)
+    seconds = train_step_seconds(trainer, images, labels, key, args.steps)
+    return args.steps * args.batch_size / seconds
 
 
 def end_to_end(args: argparse.Namespace, trainer: Any) -> dict[str, float]:
@@ -156,17 +145,6 @@ def bench_training(args: argparse.Namespace, results: list[dict], workdir: Path)
 
 
 # --- onnxruntime -------------------------------------------------------------------------------
-
-
-def median_ms(run: Any, runs: int, warmup: int = 10) -> float:
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
 
 
 def bench_onnxruntime(args: argparse.Namespace, results: list[dict], workdir: Path) -> None:
@@ -214,10 +192,7 @@ def main() -> None:
         bench_training(args, results, workdir)
         bench_onnxruntime(args, results, workdir)
     summary = {"machine": machine(), "batch_size": args.batch_size, "results": results}
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
+    print_report(summary, args.output)
 
 
 if __name__ == "__main__":

@@ -9,56 +9,23 @@ batch-64 images per second (default threads). The demo FPS runs the headless dem
 640x480 video (no video writer): with the Haar default detector, and with a tiny DEIMv2-format
 stand-in that reports two heads per frame (so it times crops, batching, tracking and drawing
 around a detector that costs nothing). Needs the `onnx` package for --tiny and the stand-in,
-which are built by tests/helpers.py.
+which stand_ins.py (beside this file) builds.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from bench_support import machine_line, median_ms
+from stand_ins import build_tiny_classifier, build_tiny_deimv2, write_synthetic_video
 
 from hsc_infer import SmileClassifier
 from hsc_infer.demo.app import Demo, build_parser
-
-TESTS = Path(__file__).resolve().parents[1] / "tests"
-
-
-def load_test_helpers():
-    """tests/helpers.py: the tiny stand-in models and the synthetic video (they need `onnx`)."""
-    if str(TESTS) not in sys.path:
-        sys.path.insert(0, str(TESTS))
-    import helpers
-
-    return helpers
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def median_ms(fn, runs: int, warmup: int = 10) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def bench_model(path: Path, runs: int, batch: int) -> dict[str, float]:
@@ -102,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         models = list(args.models)
         if args.tiny:
-            models.append(load_test_helpers().build_tiny_classifier(tmp / "tiny_48x48.onnx"))
-        print(f"CPU: {cpu_name()}  |  onnxruntime {ort.__version__}  |  batch {args.batch}")
+            models.append(build_tiny_classifier(tmp / "tiny_48x48.onnx"))
+        print(f"{machine_line()}  |  onnxruntime {ort.__version__}  |  batch {args.batch}")
         header = (
             f"{'model':<28} {'b1 1-thread ms':>15} {'b1 default ms':>14} "
             f"{'predict b1 ms':>14} {f'b{args.batch} img/s':>12}"
@@ -117,12 +84,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['predict_b1_ms']:>14.3f} {r['batch_img_s']:>12.0f}"
             )
         if args.demo_frames > 0:
-            helpers = load_test_helpers()
-            video = helpers.write_synthetic_video(
+            video = write_synthetic_video(
                 tmp / "bench.mp4", frames=args.demo_frames, size=(480, 640), fps=30
             )
             heads = np.array([[7, 0.1, 0.2, 0.35, 0.6, 0.9], [7, 0.6, 0.1, 0.85, 0.5, 0.8]])
-            stand_in = helpers.build_tiny_deimv2(tmp / "deimv2_stand_in.onnx", heads)
+            stand_in = build_tiny_deimv2(tmp / "deimv2_stand_in.onnx", heads)
             for label, detector in (("Haar faces", None), ("DEIMv2 stand-in", stand_in)):
                 fps, frames = demo_fps(models[0], video, detector, tmp / "demo_out")
                 print(f"demo FPS ({models[0].name}, {label}, {frames} frames 640x480): {fps:.1f}")

@@ -16,14 +16,12 @@ Results and the machine they ran on are recorded in docs/models-benchmark.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import resource
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from bench_support import machine_line, seconds_and_kernel_per_call, seconds_per_call
 from flax import nnx
 
 from hsc_infer.contract import ModelContract
@@ -42,37 +40,6 @@ BACKBONES = {
     name: ModelConfig(base_channels=32, num_blocks=4, arch_variant=name)
     for name in ("baseline", "inverted_se", "convnext")
 }
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def timed(fn, steps: int, warmup: int) -> float:
-    """Seconds per call after `warmup` calls (fn must block on its result)."""
-    return timed_with_kernel(fn, steps, warmup)[0]
-
-
-def timed_with_kernel(fn, steps: int, warmup: int) -> tuple[float, float, float]:
-    """(seconds, page faults, kernel CPU-seconds) per call after `warmup` calls: the kernel's
-    share shows how much of a step goes to faulting in freed memory (hsc_jax/allocator.py)."""
-    for _ in range(warmup):
-        fn()
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    start = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    faults = after.ru_minflt + after.ru_majflt - before.ru_minflt - before.ru_majflt
-    return seconds / steps, faults / steps, (after.ru_stime - before.ru_stime) / steps
 
 
 def flops_per_image(model, batch: int, image_size) -> float:
@@ -144,14 +111,16 @@ def bench(
     t0 = time.perf_counter()
     train_once()
     compile_s = time.perf_counter() - t0
-    train_s, faults, kernel_s = timed_with_kernel(train_once, steps, warmup)
+    train_s, faults, kernel_s = seconds_and_kernel_per_call(train_once, steps, warmup)
 
     # The donated state left the first model's arrays behind: carry on with the trained one.
     model = nnx.merge(graphdef, holder["state"])[0]
     model.eval()
     eval_step = make_eval_step(nnx.graphdef(model), scaling, parallel)
     model_state = nnx.state(model)
-    eval_s = timed(lambda: eval_step(model_state, images).block_until_ready(), steps, warmup)
+    eval_s = seconds_per_call(
+        lambda: eval_step(model_state, images).block_until_ready(), steps, warmup
+    )
     return params, batch / train_s, batch / eval_s, compile_s, model, (faults, kernel_s)
 
 
@@ -179,7 +148,7 @@ def main() -> None:
     runs = [(f"size {n.upper()}", NAMED_SIZES[n]) for n in args.sizes.split(",") if n]
     runs += [(f"{b} (S-like)", BACKBONES[b]) for b in args.backbones.split(",") if b]
     print(
-        f"CPU: {cpu_name()}, {os.cpu_count()} cores; {parallel.device_count} {parallel.backend} "
+        f"{machine_line()}; {parallel.device_count} {parallel.backend} "
         f"device(s); train step: hsc_jax.train.step.make_train_step (augmented, weighted); "
         f"jax {jax.__version__}; batch {args.batch}; {image_size[0]}x{image_size[1]}; "
         f"depthwise {args.depthwise}; malloc {malloc_setting()}; best of {args.repeats} x "

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 
 import psutil
+from bench_support import load_average_1m, machine_facts, print_report
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,16 +56,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="More train flags.")
     parser.add_argument("--output", default=None, help="Write the results as JSON here too.")
     return parser.parse_args()
-
-
-def cpu_model() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def high_water_mark(pid: int) -> int | None:
@@ -111,7 +101,7 @@ def run_once(args: argparse.Namespace, label: str, mode: str, tree: str | None) 
         env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
         if tree is not None:
             env["PYTHONPATH"] = tree
-        load_before = os.getloadavg()
+        load_before = load_average_1m()
         started = time.perf_counter()
         log_path = Path(output_dir).with_suffix(".log")
         with open(log_path, "w") as log:
@@ -143,7 +133,7 @@ def run_once(args: argparse.Namespace, label: str, mode: str, tree: str | None) 
             "first_step_s": round(timing["first_step_s"], 2),
             "data_wait_share": round(timing["data_wait_s"] / timing["epoch_time_s"], 3),
             "wall_s": round(wall, 1),
-            "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "load_average_1m": [load_before, load_average_1m()],
         }
 
 
@@ -160,8 +150,7 @@ def main() -> None:
             results.append(result)
             print(json.dumps(result), flush=True)
     report = {
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
+        **machine_facts(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "data_root": args.data_root,
         "size": args.size,
@@ -169,10 +158,7 @@ def main() -> None:
         "steps": args.steps,
         "runs": results,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
+    print_report(report, args.output)
 
 
 if __name__ == "__main__":

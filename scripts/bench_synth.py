@@ -12,6 +12,7 @@ import statistics
 import time
 
 import cv2
+from bench_support import machine_line
 
 from hsc_jax.data.synth import render_synthetic_dataset
 
@@ -36,7 +37,8 @@ def main() -> None:
         cpu_rates.append(len(frame) / (time.process_time() - start_cpu))
     mean_png = frame["image_bytes"].map(len).mean()
     print(
-        f"{args.repeats} x {args.count} images of {args.image_size}x{args.image_size}: "
+        f"{machine_line()}; {args.repeats} x {args.count} images of "
+        f"{args.image_size}x{args.image_size}: "
         f"wall clock best {max(rates):,.0f} images/s, median {statistics.median(rates):,.0f}; "
         f"CPU time best {max(cpu_rates):,.0f} images/s (mean PNG {mean_png:,.0f} bytes)"
     )

@@ -13,10 +13,10 @@ time (torch.profiler), the counterpart of scripts/profile_step.py.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import torch
+from bench_support import machine_line, seconds_per_call
 from torch import nn
 
 
@@ -80,24 +80,27 @@ class Net(nn.Module):
         return self.head(x)[:, 0]
 
 
-def bench(model, x, y, steps: int, warmup: int) -> tuple[float, float]:
+def train_step_fn(model, x, y):
+    """One train step (forward, backward, AdamW) on the fixed batch, as a closure."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
     loss_fn = nn.BCEWithLogitsLoss()
-    model.train()
-    for i in range(warmup + steps):
-        if i == warmup:
-            start = time.perf_counter()
+
+    def step() -> None:
         opt.zero_grad(set_to_none=True)
         loss_fn(model(x), y).backward()
         opt.step()
-    train = steps * x.shape[0] / (time.perf_counter() - start)
+
+    return step
+
+
+def bench(model, x, y, steps: int, warmup: int) -> tuple[float, float]:
+    """(train, eval) images/s over `steps` calls after `warmup` untimed ones."""
+    model.train()
+    train = x.shape[0] / seconds_per_call(train_step_fn(model, x, y), steps, warmup)
     model.eval()
     with torch.no_grad():
-        for i in range(warmup + steps):
-            if i == warmup:
-                start = time.perf_counter()
-            model(x)
-    return train, steps * x.shape[0] / (time.perf_counter() - start)
+        evaluate = x.shape[0] / seconds_per_call(lambda: model(x), steps, warmup)
+    return train, evaluate
 
 
 def profile(model, x, y, steps: int, top: int) -> None:
@@ -105,15 +108,8 @@ def profile(model, x, y, steps: int, top: int) -> None:
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
-    loss_fn = nn.BCEWithLogitsLoss()
     model.train()
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss_fn(model(x), y).backward()
-        opt.step()
-
+    step = train_step_fn(model, x, y)
     for _ in range(3):
         step()
     start = time.perf_counter()
@@ -143,7 +139,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="print the top N operators")
     args = parser.parse_args()
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}")
+    print(f"{machine_line()}; torch {torch.__version__}, threads {torch.get_num_threads()}")
     x = torch.rand(args.batch, 3, 48, 48)
     y = (torch.rand(args.batch) > 0.5).float()
     if args.profile:

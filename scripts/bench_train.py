@@ -15,6 +15,7 @@ import time
 
 import jax
 import numpy as np
+from bench_support import machine_facts, train_step_seconds
 
 from hsc_jax.allocator import restart_with_tuned_malloc
 from hsc_jax.train.config import TrainConfig
@@ -75,19 +76,14 @@ def main() -> None:
         trainer.state, m = trainer.train_step(trainer.state, images, labels, key, 1e-4, 1.0)
         jax.block_until_ready(m["loss"])
         first_step_s = time.perf_counter() - started
-        started = time.perf_counter()
-        for i in range(args.steps):
-            trainer.state, m = trainer.train_step(
-                trainer.state, images, labels, jax.random.fold_in(key, i), 1e-4, 1.0
-            )
-        jax.block_until_ready(trainer.state)
-        step_s = time.perf_counter() - started
+        step_s = train_step_seconds(trainer, images, labels, key, args.steps)
 
         # 3. End to end: the trainer's own epoch loop (pipeline, transfer, step, metrics).
         plan = plan_epoch(split.labels, "balanced", 0, 2, config.batch_size, args.steps)
         timing = trainer.train_epoch(plan)["timing"]
 
         report = {
+            **machine_facts(),
             "size": args.size,
             "batch_size": config.batch_size,
             "devices": f"{trainer.parallel.device_count} {trainer.parallel.backend}",

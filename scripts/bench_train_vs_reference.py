@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from bench_models import cpu_name
+from bench_support import load_average_1m, machine_line
 
 from hsc_jax import atomic
 from hsc_jax.allocator import OPT_OUT, tuned_environment
@@ -155,10 +155,6 @@ def check_torch_python(path: str) -> None:
 # --- running and reporting -----------------------------------------------------------------
 
 
-def machine_line() -> str:
-    return f"{cpu_name()}, {os.cpu_count()} cores, load average (1 min) {os.getloadavg()[0]:.2f}"
-
-
 def timed_run(command: list[str], log_path: Path, environ: dict[str, str]) -> float:
     """Wall-clock seconds of the whole child process."""
     with open(log_path, "w") as log:
@@ -204,7 +200,11 @@ def run_interleaved(work: Path, parquet: Path, npz: Path, args: argparse.Namespa
     for repeat in range(1, args.repeats + 1):
         for side, (build, kind) in builders.items():
             name = f"{side.replace(' ', '_')}_{repeat}"
-            print(f"[{side} {repeat}/{args.repeats}] {machine_line()}", flush=True)
+            print(
+                f"[{side} {repeat}/{args.repeats}] {machine_line()}, "
+                f"load average (1 min) {load_average_1m():.2f}",
+                flush=True,
+            )
             took = timed_run(build(work / name, args), work / f"{name}.log", environ[kind])
             seconds[side].append(took)
             print(f"  {side}: {took:.1f} s ({scores(work / name / 'summary.json')})", flush=True)

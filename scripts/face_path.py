@@ -5,7 +5,7 @@ Known face crops (e.g. FERPlus test faces) are pasted into larger colour frames
 its box into a crop, and the classifier's decisions are compared with its decisions on the
 original crops. A contract whose crop kind, margin or colour mode does not match the training
 data shows up as a gap between the two F1 scores. `scripts/check_face_path.py` runs it on the
-shipped models; tests/test_pathcheck.py imports this module with scripts/ on sys.path.
+shipped models; tests/test_pathcheck.py tests it (pytest puts scripts/ on sys.path).
 
 The second half builds frames and clips over real photographs (scikit-image's, a dev
 dependency) with known face boxes, at run time: `scripts/bench_face_path.py` measures the

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 import jax
-from bench_models import cpu_name, real_train_step
+from bench_models import real_train_step
+from bench_support import machine_line
 
 from hsc_jax.allocator import malloc_setting, restart_with_tuned_malloc
 from hsc_jax.models import NAMED_SIZES
@@ -100,7 +101,7 @@ def main() -> None:
     step_ms = 1000 * wall
     thunk_ms = sum(totals.values()) / 1000 / args.steps
     print(
-        f"CPU: {cpu_name()}; size {args.size.upper()}, batch {args.batch}, "
+        f"{machine_line()}; size {args.size.upper()}, batch {args.batch}, "
         f"depthwise {args.depthwise}, malloc {malloc_setting()}; {step_ms:.0f} ms per step traced "
         f"({args.batch / wall:.1f} img/s under the profiler); thunks account for "
         f"{thunk_ms:.0f} ms; {len(totals)} thunks"

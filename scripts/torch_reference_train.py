@@ -11,7 +11,9 @@ worker processes batching them, a balanced sampler, BCE with `pos_weight`, AdamW
 plateau, validation and a checkpoint every epoch, and the best checkpoint evaluated on test.
 The network is the one in scripts/bench_torch_reference.py, trained channels_last (PyTorch's
 faster layout on a CPU) or, with `--layout nchw`, in PyTorch's default layout, which is how the
-reference trains (it never asks for another).
+reference trains (it never asks for another). Beside it: torch_reference_settings.py (the
+reference's settings, copied), torch_reference_transforms.py (the resize and the augmentation)
+and torch_reference_clahe.py (CLAHE in numpy).
 """
 
 from __future__ import annotations
@@ -26,216 +28,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from bench_torch_reference import Net
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
+from torch_reference_settings import NUM_BLOCKS, REFERENCE_NUM_WORKERS
+from torch_reference_transforms import augment, resize
 
-# Named sizes of the reference zoo: all inverted_se + avgmax_mlp with 32 channels.
-NUM_BLOCKS = {"p": 1, "n": 2, "t": 3, "s": 4, "c": 5, "m": 6, "l": 8}
-REFERENCE_NUM_WORKERS = 4
 # Memory formats for --layout: channels_last is PyTorch's faster one on a CPU, NCHW its default.
 LAYOUTS = {"channels_last": torch.channels_last, "nchw": torch.contiguous_format}
-
-# The augmentation's settings, as in hsc_jax/train/augment.py (this interpreter has no JAX to
-# import them with).
-FLIP_P = 0.5
-AFFINE_P = 0.4
-AFFINE_TRANSLATE = 0.05  # fraction of width / height
-AFFINE_SCALE = (0.9, 1.1)
-PHOTOMETRIC_P = 0.5  # each part on its own
-BRIGHTNESS = (0.875, 1.125)
-CONTRAST = (0.5, 1.5)
-SATURATION = (0.5, 1.5)
-HUE = (-0.05, 0.05)
-CLAHE_P = 0.01
-CLAHE_CLIP = 2.0
-CLAHE_TILES = 4
-LUMA = (0.2989, 0.587, 0.114)  # torchvision's grayscale weights
-
-
-# --- per-image preprocessing (runs in the DataLoader workers) -----------------------------
-
-
-def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(3, h, w) -> (3, H, W): antialiased when shrinking, bilinear when enlarging."""
-    if tuple(image.shape[1:]) == size:
-        return image
-    shrinking = size[0] < image.shape[1] or size[1] < image.shape[2]
-    resized = F.interpolate(
-        image[None], size=size, mode="bilinear", antialias=shrinking, align_corners=False
-    )
-    return resized[0]
-
-
-def uniform(bounds: tuple[float, float]) -> float:
-    # torch's generator, not numpy's: DataLoader seeds it differently in every worker.
-    return bounds[0] + (bounds[1] - bounds[0]) * torch.rand(()).item()
-
-
-def chance(p: float) -> bool:
-    return torch.rand(()).item() < p
-
-
-def random_affine(image: torch.Tensor) -> torch.Tensor:
-    """Scale about the centre and translate (no rotation), bilinear, fill 0."""
-    scale = uniform(AFFINE_SCALE)
-    # In grid_sample's [-1, 1] coordinates a shift of t pixels is 2 t / size.
-    tx = 2 * uniform((-AFFINE_TRANSLATE, AFFINE_TRANSLATE))
-    ty = 2 * uniform((-AFFINE_TRANSLATE, AFFINE_TRANSLATE))
-    theta = torch.tensor([[1 / scale, 0, -tx / scale], [0, 1 / scale, -ty / scale]])
-    grid = F.affine_grid(theta[None], [1, *image.shape], align_corners=False)
-    return F.grid_sample(image[None], grid, padding_mode="zeros", align_corners=False)[0]
-
-
-def grey(image: torch.Tensor) -> torch.Tensor:
-    return LUMA[0] * image[0] + LUMA[1] * image[1] + LUMA[2] * image[2]  # (H, W)
-
-
-def blend(image: torch.Tensor, other: torch.Tensor, factor: float) -> torch.Tensor:
-    return (factor * image + (1 - factor) * other).clamp(0, 1)
-
-
-def rgb_to_hsv(image: torch.Tensor) -> torch.Tensor:
-    """(3, H, W) RGB in [0, 1] -> HSV with hue in [0, 1) (torchvision's formulas)."""
-    r, g, b = image
-    maxc, minc = image.max(0).values, image.min(0).values
-    equal = maxc == minc
-    chroma = maxc - minc
-    saturation = chroma / torch.where(equal, torch.ones_like(maxc), maxc)
-    divisor = torch.where(equal, torch.ones_like(chroma), chroma)
-    rc, gc, bc = (maxc - r) / divisor, (maxc - g) / divisor, (maxc - b) / divisor
-    hue = torch.where(maxc == r, bc - gc, torch.zeros_like(r))
-    hue = hue + torch.where((maxc == g) & (maxc != r), 2.0 + rc - bc, torch.zeros_like(r))
-    hue = hue + torch.where((maxc != g) & (maxc != r), 4.0 + gc - rc, torch.zeros_like(r))
-    return torch.stack([torch.remainder(hue / 6.0 + 1.0, 1.0), saturation, maxc])
-
-
-def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
-    h, s, v = hsv[0:1], hsv[1:2], hsv[2:3]
-    k = torch.remainder(torch.tensor([5.0, 3.0, 1.0])[:, None, None] + 6.0 * h, 6.0)
-    return v - v * s * torch.clamp(torch.minimum(k, 4.0 - k), 0.0, 1.0)
-
-
-def adjust_hue(image: torch.Tensor, shift: float) -> torch.Tensor:
-    hsv = rgb_to_hsv(image)
-    hsv[0] = torch.remainder(hsv[0] + shift, 1.0)
-    return hsv_to_rgb(hsv)
-
-
-def random_photometric(image: torch.Tensor) -> torch.Tensor:
-    """torchvision's RandomPhotometricDistort: each part with p = 0.5, contrast before or
-    after the colour steps at random, then a random channel permutation."""
-    contrast_first = chance(0.5)
-    if chance(PHOTOMETRIC_P):
-        image = (image * uniform(BRIGHTNESS)).clamp(0, 1)
-    if contrast_first and chance(PHOTOMETRIC_P):
-        image = blend(image, grey(image).mean(), uniform(CONTRAST))
-    if chance(PHOTOMETRIC_P):
-        image = blend(image, grey(image)[None], uniform(SATURATION))
-    if chance(PHOTOMETRIC_P):
-        image = adjust_hue(image, uniform(HUE))
-    if not contrast_first and chance(PHOTOMETRIC_P):
-        image = blend(image, grey(image).mean(), uniform(CONTRAST))
-    if chance(PHOTOMETRIC_P):
-        image = image[torch.randperm(3)]
-    return image
-
-
-# CLAHE without OpenCV (this interpreter has torch and numpy only): OpenCV's algorithm on the
-# L channel of 8-bit Lab, with sRGB / D65 conversions written out.
-_RGB_TO_XYZ = np.array(
-    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
-)
-_WHITE = np.array([0.950456, 1.0, 1.088754])
-
-
-def _lab_f(t: np.ndarray) -> np.ndarray:
-    return np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16 / 116)
-
-
-def _lab_f_inverse(f: np.ndarray) -> np.ndarray:
-    return np.where(f > 0.206893, f**3, (f - 16 / 116) / 7.787)
-
-
-def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float RGB in [0, 1] -> L in [0, 100], a, b."""
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    f = _lab_f((linear @ _RGB_TO_XYZ.T) / _WHITE)
-    return np.stack(
-        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1
-    )
-
-
-def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    fy = (lab[..., 0] + 16) / 116
-    f = np.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], -1)
-    linear = np.clip((_lab_f_inverse(f) * _WHITE) @ np.linalg.inv(_RGB_TO_XYZ).T, 0, 1)
-    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-
-
-def clahe_lookup_tables(grey_u8: np.ndarray, tiles: int, clip: float) -> np.ndarray:
-    """(tiles, tiles, 256) equalisation maps of the tiles, histograms clipped and the excess
-    spread evenly (OpenCV's rule)."""
-    h, w = grey_u8.shape
-    th, tw = h // tiles, w // tiles
-    blocks = grey_u8.reshape(tiles, th, tiles, tw).transpose(0, 2, 1, 3).reshape(tiles, tiles, -1)
-    hist = np.stack([np.bincount(b, minlength=256) for b in blocks.reshape(tiles * tiles, -1)])
-    limit = max(1, int(clip * th * tw / 256))
-    excess = np.maximum(hist - limit, 0).sum(1, keepdims=True)
-    hist = np.minimum(hist, limit) + excess // 256
-    # The remainder goes one each to every step-th bin, step = 256 // remainder.
-    residual = excess % 256
-    step = np.maximum(256 // np.maximum(residual, 1), 1)
-    bins = np.arange(256)[None, :]
-    hist = hist + ((bins % step == 0) & (bins // step < residual))
-    lut = np.clip(np.round(np.cumsum(hist, 1) * 255.0 / (th * tw)), 0, 255)
-    return lut.reshape(tiles, tiles, 256)
-
-
-def _tile_weights(length: int, tiles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pixel along one axis: the two neighbouring tile centres and the second's weight."""
-    position = np.arange(length) * tiles / length - 0.5
-    first = np.floor(position).astype(int)
-    weight = position - first
-    return np.clip(first, 0, tiles - 1), np.clip(first + 1, 0, tiles - 1), weight
-
-
-def clahe_grey(grey_u8: np.ndarray, tiles: int = CLAHE_TILES, clip: float = CLAHE_CLIP):
-    """CLAHE of an (H, W) uint8 image: tile maps blended bilinearly between tile centres."""
-    h, w = grey_u8.shape
-    pad_h, pad_w = -h % tiles, -w % tiles
-    padded = np.pad(grey_u8, ((0, pad_h), (0, pad_w)), mode="reflect")
-    lut = clahe_lookup_tables(padded, tiles, clip)
-    y0, y1, wy = _tile_weights(padded.shape[0], tiles)
-    x0, x1, wx = _tile_weights(padded.shape[1], tiles)
-    v = padded.astype(int)
-    top = lut[y0[:, None], x0[None], v] * (1 - wx) + lut[y0[:, None], x1[None], v] * wx
-    bottom = lut[y1[:, None], x0[None], v] * (1 - wx) + lut[y1[:, None], x1[None], v] * wx
-    out = top * (1 - wy[:, None]) + bottom * wy[:, None]
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)[:h, :w]
-
-
-def clahe(image: torch.Tensor) -> torch.Tensor:
-    """CLAHE on the L channel of Lab of a (3, H, W) image in [0, 1], at 8-bit precision."""
-    lab = rgb_to_lab(image.permute(1, 2, 0).numpy().astype(np.float64))
-    lightness = np.clip(np.round(lab[..., 0] * 255 / 100), 0, 255).astype(np.uint8)
-    lab[..., 0] = clahe_grey(lightness).astype(np.float64) * 100 / 255
-    lab[..., 1:] = np.clip(np.round(lab[..., 1:]), -128, 127)  # 8-bit a, b as in OpenCV
-    rgb = np.round(lab_to_rgb(lab) * 255) / 255
-    return torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1).contiguous()
-
-
-def augment(image: torch.Tensor) -> torch.Tensor:
-    """The reference's training augmentation of one (3, H, W) image, in the spec's order."""
-    if chance(FLIP_P):
-        image = image.flip(2)
-    if chance(AFFINE_P):
-        image = random_affine(image)
-    image = random_photometric(image)
-    if chance(CLAHE_P):
-        image = clahe(image)
-    return image
 
 
 class FaceDataset(Dataset):

@@ -7,15 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
+import bench_train_vs_reference as bench
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from hsc_jax.data.synth import render_synthetic_dataset
 from hsc_jax.train.cli import train as train_command
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import bench_train_vs_reference as bench
 
 SPLIT_OF_STILL = ("train", "train", "train", "validation", "Test")  # still_image % 5
 

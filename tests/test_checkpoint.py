@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from fakes import TinyModel, tiny_model_factory
 from flax import nnx
+from helpers import child_environment
 
 from hsc_infer.contract import ModelContract
 from hsc_jax.models import ModelConfig, create_model
@@ -90,9 +91,7 @@ def test_model_checkpoint_of_a_real_model(tmp_path: Path):
 
 _WRITER = textwrap.dedent(
     """
-    import sys
     from pathlib import Path
-    sys.path.insert(0, {tests!r})
     from flax import nnx
     from fakes import TinyModel
     from hsc_jax.train import checkpoint as ckpt
@@ -108,9 +107,13 @@ _WRITER = textwrap.dedent(
 
 
 def test_sigkill_during_writes_never_leaves_a_complete_looking_broken_checkpoint(tmp_path: Path):
-    script = _WRITER.format(tests=str(Path(__file__).parent), out=str(tmp_path))
+    script = _WRITER.format(out=str(tmp_path))
     writer = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=child_environment(),
     )
     try:
         assert writer.stdout.readline().strip() == "1"  # one checkpoint done, more in flight

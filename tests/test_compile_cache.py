@@ -20,12 +20,12 @@ import pytest
 from click.testing import CliRunner
 from fakes import TinyModel, tiny_config
 from flax import nnx
+from helpers import child_environment
 
 from hsc_jax.compile_cache import CACHE_DIR_ENV, default_cache_dir, enable_compile_cache
 from hsc_jax.data.synth import write_synthetic_parquet
 from hsc_jax.train.trainer import train
 
-TESTS = Path(__file__).resolve().parent
 # The jax.config entries enable_compile_cache sets; the fixture restores the session's values.
 CACHE_SETTINGS = (
     "jax_compilation_cache_dir",
@@ -79,15 +79,17 @@ def _train_in_subprocess(parquet: Path, output_dir: Path, width: int = 8) -> dic
     """`_train` in a fresh interpreter (its environment: this one's, so the same cache folder)."""
     script = textwrap.dedent(
         f"""
-        import sys
-        sys.path.insert(0, {str(TESTS)!r})
         from test_compile_cache import _train
         from pathlib import Path
         _train(Path({str(parquet)!r}), Path({str(output_dir)!r}), width={width})
         """
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=child_environment(),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((output_dir / "summary.json").read_text())

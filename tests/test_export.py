@@ -21,7 +21,8 @@ from onnx import helper, numpy_helper
 from hsc_infer.contract import CONTRACT_METADATA_KEY, ModelContract
 from hsc_jax.export import ExportMismatchError, build_onnx, export_named_size, export_onnx
 from hsc_jax.export.convert import export_ready_copy, jax_probabilities
-from hsc_jax.export.graph_fixes import default_opset, remove_batch_norms
+from hsc_jax.export.graph_fixes.batch_norms import remove_batch_norms
+from hsc_jax.export.graph_fixes.validity import default_opset
 from hsc_jax.export.verify import max_differences, onnx_session
 from hsc_jax.models import ModelConfig, create_model
 

@@ -3,18 +3,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from face_path import check_pasted_faces, f1_score, paste_face_in_frame
 from helpers import build_tiny_classifier
 
 from hsc_infer import ModelContract, SmileClassifier
 from hsc_infer.detectors import Detection, HaarFaceDetector
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from face_path import check_pasted_faces, f1_score, paste_face_in_frame
 
 
 def test_f1_score():

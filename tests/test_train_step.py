@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +14,7 @@ import optax
 import pytest
 from fakes import TinyModel
 from flax import nnx
+from helpers import child_environment
 
 from hsc_infer.contract import ModelContract
 from hsc_jax.train import mesh, step
@@ -155,8 +154,7 @@ def _losses_and_batch_error(device_count_expected: int) -> dict:
 
 _CHILD = textwrap.dedent(
     """
-    import json, sys
-    sys.path.insert(0, {tests!r})
+    import json
     from test_train_step import _losses_and_batch_error
     print(json.dumps(_losses_and_batch_error(2)))
     """
@@ -168,10 +166,11 @@ def test_two_devices_give_the_same_loss_as_one():
     and on this process's single device."""
     if jax.device_count("cpu") != 1:
         pytest.skip("this process already has several CPU devices")
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    env["JAX_PLATFORMS"] = "cpu"
+    env = child_environment(
+        XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"
+    )
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD.format(tests=str(Path(__file__).parent))],
+        [sys.executable, "-c", _CHILD],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -29,7 +29,9 @@ import pandas as pd
 
 from hsc_infer.labels import CLASS_NAMES
 from hsc_jax import atomic
-from hsc_jax.data.synth_faces import Draws, augment, draw_still
+from hsc_jax.data.synth_faces import draw_still
+from hsc_jax.data.synth_random import Draws
+from hsc_jax.data.synth_renders import augment
 
 NO_SMILING, SMILING = CLASS_NAMES
 CLASS_IDS = {NO_SMILING: 0, SMILING: 1}

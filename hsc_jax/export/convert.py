@@ -6,11 +6,9 @@ transposes to the model's NHWC, and applies the sigmoid, so the graph outputs pr
 
 from __future__ import annotations
 
-import importlib
 import logging
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -18,15 +16,12 @@ import numpy as np
 import onnx
 from flax import nnx
 
+from hsc_jax.export.converter_plugins import load_converter_plugins
 from hsc_jax.models import set_depthwise
-
-logger = logging.getLogger(__name__)
 
 INPUT_NAME = "images"
 OUTPUT_NAME = "prob_smiling"
 BATCH_DIM = "batch"
-# jax2onnx plugin folders HSC models never need (see `_load_converter_plugins`).
-SKIPPED_PLUGIN_TREES = ("equinox", "examples")
 
 
 def export_ready_copy(model: nnx.Module) -> nnx.Module:
@@ -51,34 +46,6 @@ def probability_fn(model: nnx.Module) -> Callable[[jax.Array], jax.Array]:
     return prob_smiling
 
 
-def _load_converter_plugins() -> None:
-    """Import jax2onnx's primitive plugins, skipping the Equinox and example trees.
-
-    jax2onnx imports every plugin module on first use; the Equinox ones build and compile
-    example networks at import time (about 30 s on a 2-core machine) and HSC models use none of
-    them. Any failure falls back to jax2onnx's own full import.
-    """
-    try:
-        from jax2onnx.plugins import plugin_system
-    except ImportError:
-        return
-    if getattr(plugin_system, "_already_imported_plugins", True):
-        return
-    root = Path(plugin_system.__file__).parent
-    try:
-        for path in sorted(root.rglob("*.py")):
-            relative = path.relative_to(root).with_suffix("")
-            if relative.parts[0] in SKIPPED_PLUGIN_TREES or path.name == "__init__.py":
-                continue
-            if path.name == "plugin_system.py":
-                continue
-            importlib.import_module(".".join(("jax2onnx.plugins", *relative.parts)))
-    except Exception as e:  # an unexpected layout: let jax2onnx import everything itself
-        logger.debug("selective plugin import failed (%s); using the full import", e)
-        return
-    plugin_system._already_imported_plugins = True
-
-
 def jax_probabilities(model: nnx.Module) -> Callable[[np.ndarray], np.ndarray]:
     """The compiled reference: NCHW images (numpy) -> probabilities (numpy), for verification."""
 
@@ -93,7 +60,7 @@ def convert_to_onnx(model: nnx.Module, image_size: tuple[int, int], opset: int) 
     """Raw jax2onnx output (before the fixes in `graph_fixes`) for an export-ready model."""
     from jax2onnx import to_onnx  # heavy import, only when exporting
 
-    _load_converter_plugins()
+    load_converter_plugins()  # without the plugin trees HSC models never use
     h, w = image_size
     # jax2onnx's own deprecation warnings and onnx_ir's notes about untyped shape constants
     # concern the converter's internals, not the model: keep them out of the user's console.

@@ -19,8 +19,8 @@ from flax import nnx
 
 from hsc_infer.contract import ModelContract
 from hsc_jax import atomic
-from hsc_jax.export import graph_fixes
 from hsc_jax.export.convert import convert_to_onnx, export_ready_copy, jax_probabilities
+from hsc_jax.export.graph_fixes import batch_norms, global_pools, transposes, validity
 from hsc_jax.export.layout import cancel_transposes
 from hsc_jax.export.metadata import attach_contract, export_contract
 from hsc_jax.export.simplify import simplify
@@ -54,20 +54,20 @@ def build_onnx(
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(f"opset must be in {MIN_OPSET}..{MAX_OPSET}, got {opset}")
     proto = convert_to_onnx(model, image_size, opset)
-    proto = graph_fixes.drop_value_info(proto)
-    proto = graph_fixes.reductions_to_axes_attribute(proto)
-    proto = graph_fixes.remove_inference_dropouts(proto)
+    proto = validity.drop_value_info(proto)
+    proto = validity.reductions_to_axes_attribute(proto)
+    proto = batch_norms.remove_inference_dropouts(proto)
     if simplified:
         proto = simplify(proto)
-        proto = graph_fixes.drop_value_info(proto)
-    proto = graph_fixes.remove_batch_norms(proto)
+        proto = validity.drop_value_info(proto)
+    proto = batch_norms.remove_batch_norms(proto)
     if simplified:
         proto = cancel_transposes(proto)
-    proto = graph_fixes.sink_transpose_below_silu(proto)
-    proto = graph_fixes.reduce_before_transpose(proto)
-    proto = graph_fixes.squeeze_single_logit(proto)
-    proto = graph_fixes.reductions_to_global_pools(proto)
-    proto = graph_fixes.strip_unused_opset_imports(proto)
+    proto = transposes.sink_transpose_below_silu(proto)
+    proto = transposes.reduce_before_transpose(proto)
+    proto = transposes.squeeze_single_logit(proto)
+    proto = global_pools.reductions_to_global_pools(proto)
+    proto = validity.strip_unused_opset_imports(proto)
     proto.ir_version = min(proto.ir_version, IR_VERSION) if opset <= 18 else proto.ir_version
     onnx.checker.check_model(proto, full_check=True)
     return proto

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import onnx
 
-from hsc_jax.export.graph_fixes import strip_unused_opset_imports
+from hsc_jax.export.graph_fixes.validity import strip_unused_opset_imports
 
 logger = logging.getLogger(__name__)
 

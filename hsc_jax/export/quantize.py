@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from hsc_jax.export.graph_fixes import drop_value_info
+from hsc_jax.export.graph_fixes.validity import drop_value_info
 
 
 def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -13,7 +13,7 @@ import warnings
 import onnx
 from onnx import defs
 
-from hsc_jax.export.graph_fixes import default_opset
+from hsc_jax.export.graph_fixes.validity import default_opset
 
 logger = logging.getLogger(__name__)
 
