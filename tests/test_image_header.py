@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hsc_infer.image_header import MAX_IMAGE_PIXELS, header_problem, header_size
-from hsc_infer.media import decode_image
+from hsc_infer.inputs import decode_image
 
 HEIGHT, WIDTH = 37, 53
 IMAGE = np.random.default_rng(0).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)

@@ -15,8 +15,8 @@ import numpy as np
 from flax import nnx
 
 from hsc_infer.contract import ModelContract, preprocess
+from hsc_infer.inputs import read_image
 from hsc_infer.labels import CLASS_NAMES, IMAGE_SUFFIXES
-from hsc_infer.media import read_image
 from hsc_jax import atomic
 from hsc_jax.data.errors import DatasetError
 from hsc_jax.train.outputs import sigmoid
