@@ -120,6 +120,8 @@ class SmileClassifier:
     `trt_cache_dir`, `trt_int8`: TensorRT engine cache folder and INT8 mode (needs a calibration
     table); FP16 is always on with TensorRT.
     `threshold`: overrides the contract's decision threshold.
+    `flip_test`: average each crop's probability with its mirror image's (test-time
+    augmentation): steadier on faces framed off-centre, at twice the classifier's work.
 
     Raises FileNotFoundError for a missing model, ContractError for a file that is not a smile
     classifier (or whose contract does not fit its graph), ProviderError for an unknown provider.
@@ -134,8 +136,10 @@ class SmileClassifier:
         trt_cache_dir: str | Path = ".",
         trt_int8: bool = False,
         threshold: float | None = None,
+        flip_test: bool = False,
     ) -> None:
         model_path = resolve_model(model_path)
+        self.flip_test = flip_test
         self.model_path = model_path
         self.session = create_session(
             model_path,
@@ -200,7 +204,14 @@ class SmileClassifier:
         if not isinstance(crops, np.ndarray) and len(crops) == 0:
             return np.empty((0,), dtype=np.float32)
         batch = self.preprocess(crops)
-        return self.postprocess(self.run(batch), batch.shape[0])
+        count = batch.shape[0]
+        if not self.flip_test:
+            return self.postprocess(self.run(batch), count)
+        # A mirrored face smiles as much as the face; one run on both halves the cost of a
+        # second call.
+        both = np.concatenate([batch, batch[..., ::-1]])
+        probs = self.postprocess(self.run(both), 2 * count)
+        return (probs[:count] + probs[count:]) / 2
 
     def is_smiling(self, probs: np.ndarray) -> np.ndarray:
         return np.asarray(probs) >= self.threshold
@@ -211,5 +222,6 @@ class SmileClassifier:
         h, w = self.signature.input_size
         return (
             f"SmileClassifier({self.model_path.name}, {h}x{w}, threshold={self.threshold:.3f}, "
+            f"flip_test={self.flip_test}, "
             f"providers={self.providers})"
         )

@@ -201,7 +201,12 @@ def run(args: argparse.Namespace) -> int:
     fmt = "jsonl" if args.output is not None and args.output.suffix.lower() == ".jsonl" else "csv"
     if args.output is not None and args.output.suffix.lower() not in (".csv", ".jsonl"):
         raise MediaError(f"--output must end in .csv or .jsonl, got {args.output}")
-    classifier = SmileClassifier(args.hsc_model, args.execution_provider, threshold=args.threshold)
+    classifier = SmileClassifier(
+        args.hsc_model,
+        args.execution_provider,
+        threshold=args.threshold,
+        flip_test=args.flip_test,
+    )
     paths, rejected = expand_inputs(args.inputs)
     errors = [f"not found or not an image/video: {p}" for p in rejected]
     videos = [p for p in paths if is_video(p)]

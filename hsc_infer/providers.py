@@ -129,3 +129,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="HSC ONNX file, or a shipped model: p, s (default s)",
     )
     parser.add_argument("-ep", "--execution_provider", choices=PROVIDER_CHOICES, default="cpu")
+    parser.add_argument(
+        "--flip_test",
+        action="store_true",
+        help="average each crop with its mirror image (test-time augmentation; twice the "
+        "classifier's work)",
+    )

@@ -165,3 +165,16 @@ def test_unloadable_model_is_wrapped(tmp_path):
     with pytest.raises(ContractError, match="could not load ONNX model") as info:
         SmileClassifier(path)
     assert info.value.__cause__ is not None
+
+
+def test_flip_test_averages_each_crop_with_its_mirror_in_one_run():
+    plain = SmileClassifier("s")  # the shipped S: unlike the tiny graphs, not mirror-symmetric
+    flipped = SmileClassifier("s", flip_test=True)
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 256, (60, 50, 3), dtype=np.uint8) for _ in range(3)]
+    mirrors = [np.ascontiguousarray(c[:, ::-1]) for c in crops]
+    straight, mirrored = plain.predict(crops), plain.predict(mirrors)
+    assert np.abs(straight - mirrored).max() > 1e-4  # the test would not see a missing flip
+    flipped.session = CountingSession(flipped.session)
+    np.testing.assert_allclose(flipped.predict(crops), (straight + mirrored) / 2, atol=1e-6)
+    assert flipped.session.calls == 1

@@ -105,6 +105,7 @@ class Demo:
             trt_cache_dir=trt_cache,
             trt_int8=int8,
             threshold=args.threshold,
+            flip_test=args.flip_test,
         )
         detector = load_detector(
             args.model,
