@@ -120,5 +120,7 @@ def test_shipped_s_on_64_ferplus_faces(tmp_path):
     assert set(s["shifts"]) == set(SHIFT_NAMES) and s["worst_shift"] in SCORED_SHIFTS
     assert s["shifts"]["identity"]["f1"] > 0.5
     assert 0.0 <= s["worst_f1"] <= s["ferplus_shift_f1"] <= 1.0
+    assert 0.0 <= s["detector_crop_f1_found"] <= 1.0
+    assert len(report["load_average"]["before"]) == 3
     for row in s["shifts"].values():
         assert set(row) == {"f1", "accuracy", "precision", "recall", "roc_auc"}
