@@ -1,6 +1,6 @@
 """FERPlus-shift: smile models on the leak-free FERPlus test faces under fixed, seeded shifts.
 
-    .venv/bin/python scripts/bench_robustness.py                    # P and S, 2,904 faces, ~2 min
+    .venv/bin/python scripts/bench_robustness.py                    # P and S, 2,904 faces, 3 min
     .venv/bin/python scripts/bench_robustness.py --models s runs/x.onnx --output shift.json
     .venv/bin/python scripts/bench_robustness.py --limit 256         # a quick look
 

@@ -98,6 +98,7 @@ def scale(image: np.ndarray, face_side: int) -> np.ndarray:
     resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
     if shrink:
         top, left = (h - new_h) // 2, (w - new_w) // 2
+        # Replicated, as `_warp` fills its border (why: there).
         return cv2.copyMakeBorder(
             resized, top, h - new_h - top, left, w - new_w - left, cv2.BORDER_REPLICATE
         )
