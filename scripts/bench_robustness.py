@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import time
 from collections.abc import Sequence
 from datetime import date
@@ -29,6 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 import onnxruntime
+from bench_support import machine_facts
 from detector_crop import detector, detector_crops
 from face_path import leak_free_test_faces, skimage_photos
 
@@ -45,21 +44,6 @@ from hsc_jax.evaluation.shifts import (
     apply_shift,
 )
 from hsc_jax.metrics import binary_metrics
-
-try:
-    from bench_support import cpu_name
-except ImportError:  # scripts/bench_support.py is not on every branch yet
-
-    def cpu_name() -> str:
-        try:
-            out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-            for line in out.splitlines():
-                if line.startswith("Model name:"):
-                    return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return platform.processor() or platform.machine() or "unknown CPU"
-
 
 FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
 BATCH = 256  # crops per onnxruntime run
@@ -141,7 +125,7 @@ def run_benchmark(
         "faces": len(faces),
         "smiling": int(labels.sum()),
         "date": str(date.today()),
-        "machine": {"cpu": cpu_name(), "cores": os.cpu_count()},
+        "machine": machine_facts(),
         "onnxruntime": onnxruntime.__version__,
         "opencv": cv2.__version__,
         "shifts": {

@@ -5,21 +5,17 @@ the shared test."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
+import bench_robustness
+import detector_crop
 import numpy as np
 import pytest
+from face_path import BACKGROUNDS
 from helpers import build_tiny_classifier
 
 from hsc_infer import ModelContract
 from hsc_infer.detectors import Detection
 from hsc_jax.evaluation.shifts import SCORED_SHIFTS, SHIFT_NAMES, SHIFT_SET_VERSION
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import bench_robustness
-import detector_crop
-from face_path import BACKGROUNDS
 
 FACE_CONTRACT = ModelContract(input_size=(48, 48), crop_kind="face")
 
