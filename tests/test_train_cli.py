@@ -263,6 +263,8 @@ def test_fields_fixed_on_resume():
         "rgb_to_lab",
         "rgb_to_luv",
         "skip_bad_rows",
+        "augment",
+        "soft_labels",
     }
 
 
