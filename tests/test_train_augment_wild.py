@@ -35,10 +35,22 @@ def test_the_wild_augmentation_keeps_shape_range_and_is_seeded():
     assert not np.allclose(out, wild.augment_wild(x, jax.random.key(4)))
 
 
-@pytest.mark.parametrize("step", [wild.random_warp, wild.random_resample])
-def test_a_step_with_probability_zero_leaves_the_images(step):
+@pytest.mark.parametrize("step", [wild.random_warp, wild.random_resample, wild.random_light])
+def test_a_step_changes_only_the_samples_it_applies_to(step):
     x = jax.numpy.asarray(_faces())
-    np.testing.assert_allclose(step(x, jax.random.key(0), p=0.0), x, atol=1e-6)
+    apply = np.arange(len(x)) % 2 == 0
+    out = np.asarray(step(x, jax.random.key(0), jax.numpy.asarray(apply)))
+    np.testing.assert_allclose(out[~apply], np.asarray(x)[~apply], atol=1e-6)
+    assert not np.allclose(out[apply], np.asarray(x)[apply])
+
+
+def test_each_sample_gets_at_most_one_kind_and_some_stay_clean():
+    x = jax.numpy.asarray(_faces(count=400, size=16))
+    out = np.asarray(wild.augment_wild(x, jax.random.key(1)))
+    clean = np.all(np.abs(out - np.asarray(x)) < 1e-6, axis=(1, 2, 3))
+    # KIND_SHARES[0] of 400, give or take sampling noise (and a relit sample whose three light
+    # draws all came out off).
+    assert 0.3 < clean.mean() < 0.6
 
 
 def test_every_filter_keeps_a_flat_image_flat():
@@ -80,7 +92,7 @@ def test_a_warp_rotates_about_the_centre_as_opencv_does():
     original = wild.ROTATION_DEGREES
     try:
         wild.ROTATION_DEGREES = angle
-        ours = np.asarray(wild.random_warp(batch, key, p=1.0)[0])
+        ours = np.asarray(wild.random_warp(batch, key, jax.numpy.ones(1, bool))[0])
     finally:
         wild.ROTATION_DEGREES = original
     centre = (23.5, 23.5)
