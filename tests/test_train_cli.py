@@ -20,7 +20,7 @@ from fakes import TINY_ARCH_FLAGS
 from hsc_jax.data.synth import write_synthetic_parquet
 from hsc_jax.evaluation.cli import evaluate, predict
 from hsc_jax.train.cli import train
-from hsc_jax.train.config import TrainConfig, fields_fixed_on_resume
+from hsc_jax.train.config import TrainConfig
 from hsc_jax.train.options import option_of
 from hsc_jax.train.recipe import read_recipe
 
@@ -232,40 +232,6 @@ def test_help_lists_every_flag_of_the_config():
     for text in ("--arch_variant, --arch", "[default: 30; x>=1]", "[default: 48]", "ROWSxCOLS."):
         assert text in result.output
     assert "[default: 2x3]" in result.output and "--config FILE" in result.output
-
-
-def test_architecture_choices_agree_with_the_model_code():
-    from hsc_jax.models import config as model_config
-    from hsc_jax.train import config
-
-    assert config.ARCH_VARIANTS == model_config.ARCH_VARIANTS
-    assert config.HEAD_VARIANTS == model_config.HEAD_VARIANTS
-
-
-def test_fields_fixed_on_resume():
-    assert set(fields_fixed_on_resume()) == {
-        "seed",
-        "train_resampling",
-        "image_size",
-        "train_ratio",
-        "val_ratio",
-        "test_ratio",
-        "batch_size",
-        "size",
-        "base_channels",
-        "num_blocks",
-        "dropout",
-        "arch_variant",
-        "head_variant",
-        "token_mixer_grid",
-        "token_mixer_layers",
-        "rgb_to_yuv_to_y",
-        "rgb_to_lab",
-        "rgb_to_luv",
-        "skip_bad_rows",
-        "augment",
-        "soft_labels",
-    }
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""The augmentation settings that scripts/torch_reference_settings.py copies for the PyTorch
-reference-style trainer agree with the reference's, as the spec states them (training.md, the
+"""The augmentation settings of training (hsc_jax/train/augment.py) and the copy that
+scripts/torch_reference_settings.py holds for the PyTorch reference-style trainer agree with the
+reference's, as the spec states them (training.md, the
 numbered "Training augmentation, in order" list). The values are read from the spec's text, so
 a change on either side shows up here."""
 
@@ -9,7 +10,10 @@ import re
 from pathlib import Path
 
 import pytest
-import torch_reference_settings as settings
+import torch_reference_settings
+
+from hsc_jax.train import augment
+from hsc_jax.train.config import TrainConfig
 
 SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "training.md"
 NUMBER = r"-?\d+(?:\.\d+)?"
@@ -20,6 +24,11 @@ pytestmark = [
         not SPEC.is_file(), reason=f"the spec is not at {SPEC} (../shared beside the repo root)"
     ),
 ]
+
+
+@pytest.fixture(params=[augment, torch_reference_settings], ids=lambda m: m.__name__)
+def settings(request: pytest.FixtureRequest):
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +65,11 @@ def probability(step: str) -> float:
     return number_after(step, rf"p\s*=\s*({NUMBER})")
 
 
-def test_the_flip_matches_the_spec(steps: list[str]):
+def test_the_flip_matches_the_spec(steps: list[str], settings):
     assert probability(step_about(steps, "horizontal flip")) == settings.FLIP_P
 
 
-def test_the_affine_transform_matches_the_spec(steps: list[str]):
+def test_the_affine_transform_matches_the_spec(steps: list[str], settings):
     step = step_about(steps, "affine transform")
     assert probability(step) == settings.AFFINE_P
     translate_percent = number_after(step, rf"translate up to ({NUMBER}) %")
@@ -68,7 +77,7 @@ def test_the_affine_transform_matches_the_spec(steps: list[str]):
     assert interval_of(step, "scale") == settings.AFFINE_SCALE
 
 
-def test_the_photometric_distortion_matches_the_spec(steps: list[str]):
+def test_the_photometric_distortion_matches_the_spec(steps: list[str], settings):
     step = step_about(steps, "photometric distortion")
     assert probability(step) == settings.PHOTOMETRIC_P
     assert interval_of(step, "brightness") == settings.BRIGHTNESS
@@ -77,10 +86,15 @@ def test_the_photometric_distortion_matches_the_spec(steps: list[str]):
     assert interval_of(step, "hue") == settings.HUE
 
 
-def test_clahe_matches_the_spec(steps: list[str]):
+def test_clahe_matches_the_spec(steps: list[str], settings):
     step = step_about(steps, "CLAHE")
-    assert probability(step) == settings.CLAHE_P
+    if settings is augment:  # training draws CLAHE on the host, with TrainConfig's clahe_p
+        clahe_p = TrainConfig.__dataclass_fields__["clahe_p"].default
+        tile_grid = augment.CLAHE_TILES
+    else:
+        clahe_p, tile_grid = settings.CLAHE_P, (settings.CLAHE_TILES, settings.CLAHE_TILES)
+    assert probability(step) == clahe_p
     assert number_after(step, rf"clip ({NUMBER})") == settings.CLAHE_CLIP
     tiles = re.search(r"(\d+)x(\d+) tiles", step)
     assert tiles, f"no tile grid in the spec's step {step!r}"
-    assert (int(tiles[1]), int(tiles[2])) == (settings.CLAHE_TILES, settings.CLAHE_TILES)
+    assert (int(tiles[1]), int(tiles[2])) == tile_grid
