@@ -3,8 +3,8 @@
     .venv/bin/python scripts/bench_face_path.py                    # 500 frames, every setting
     .venv/bin/python scripts/bench_face_path.py --frames 200 --only yunet
     .venv/bin/python scripts/bench_face_path.py --calibrate        # fit YuNet box -> face box
-    .venv/bin/python scripts/bench_face_path.py --frames 500 --only yunet --widths 448 \
-        --thresholds 0.5 0.6 --min-faces 32 --one-thread-only --landmark-check both
+    .venv/bin/python scripts/bench_face_path.py --only yunet --widths 448 --one-thread-only \\
+        --thresholds 0.5 0.6 --min-faces 32 --landmark-check both  # the default, with/without
 
 Frames (640x480) are built at run time from scikit-image's photographs (a dev dependency) with
 leak-free FERPlus test faces pasted at 60-220 px (1-2 per frame), plus the astronaut
