@@ -3,6 +3,8 @@
     .venv/bin/python scripts/bench_face_path.py                    # 500 frames, every setting
     .venv/bin/python scripts/bench_face_path.py --frames 200 --only yunet
     .venv/bin/python scripts/bench_face_path.py --calibrate        # fit YuNet box -> face box
+    .venv/bin/python scripts/bench_face_path.py --only yunet --widths 448 --one-thread-only \\
+        --thresholds 0.5 0.6 --min-faces 32 --landmark-check both  # the default, with/without
 
 Frames (640x480) are built at run time from scikit-image's photographs (a dev dependency) with
 leak-free FERPlus test faces pasted at 60-220 px (1-2 per frame), plus the astronaut
@@ -12,6 +14,9 @@ counts when its box overlaps a true face box with IoU >= 0.3 (one detection per 
 other box is a false one. Smile accuracy is the shipped S model's decision on the crop the
 contract cuts from each found face, against the FERPlus label; "direct" is its decision on the
 original crops of the same faces. The load (`uptime`) before and after goes with the table.
+A second table gives each setting's false boxes per frame by background photograph (frames
+holding the astronaut count as "astronaut"), and how many of them lie on a true face (centre
+inside its box, IoU under 0.3: the face found at the wrong size, or found twice).
 Results: docs/face-path-benchmark.md.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,7 +34,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 from bench_support import machine_line, uptime
-from face_path import BenchFrame, compose_frames, leak_free_test_faces, skimage_photos
+from face_path import (
+    ASTRONAUT,
+    BACKGROUNDS,
+    BenchFrame,
+    compose_frames,
+    leak_free_test_faces,
+    skimage_photos,
+)
 
 from hsc_infer import SmileClassifier
 from hsc_infer.crops import crop, crop_box
@@ -69,6 +82,9 @@ class Tally:
     correct: int = 0
     direct_correct: int = 0
     ious: list[float] = field(default_factory=list)
+    frames_by_background: Counter = field(default_factory=Counter)
+    false_by_background: Counter = field(default_factory=Counter)
+    false_on_a_face: int = 0
 
     def add(
         self,
@@ -84,6 +100,13 @@ class Tally:
         self.faces += len(frame.boxes)
         self.found += len(matched)
         self.false_boxes += len(detections) - len(matched)
+        background = frame_background(frame)
+        self.frames_by_background[background] += 1
+        self.false_by_background[background] += len(detections) - len(matched)
+        used = set(matched.values())
+        self.false_on_a_face += sum(
+            on_a_face(d.box, frame.boxes) for i, d in enumerate(detections) if i not in used
+        )
         for ti, box in enumerate(frame.boxes):
             if box[2] - box[0] < SMALL_FACE:
                 self.small += 1
@@ -110,6 +133,44 @@ class Tally:
             f"| {self.correct / found:.1%} | {self.direct_correct / found:.1%} "
             f"| {np.median(self.ious) if self.ious else float('nan'):.2f} |"
         )
+
+    def background_row(self, name: str, backgrounds: list[str]) -> str:
+        cells = " | ".join(
+            f"{self.false_by_background[b] / max(self.frames_by_background[b], 1):.3f}"
+            for b in backgrounds
+        )
+        return (
+            f"| {name} | {cells} | {self.false_boxes / max(self.frames, 1):.3f} "
+            f"| {self.false_on_a_face / max(self.frames, 1):.3f} |"
+        )
+
+
+def frame_background(frame: BenchFrame) -> str:
+    """The photograph a frame's false boxes come from: its background, or the astronaut's
+    photograph where she stands in front of one."""
+    return ASTRONAUT if frame.background.startswith(ASTRONAUT) else frame.background
+
+
+def on_a_face(box: tuple, truth: tuple) -> bool:
+    """Whether a box's centre lies inside a true face box: a false box that is a face found at
+    the wrong size (IoU under the match's) or a second time, not a non-face."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return any(t[0] <= cx < t[2] and t[1] <= cy < t[3] for t in truth)
+
+
+def background_table(tallies: dict[str, Tally]) -> str:
+    seen = Counter()
+    for tally in tallies.values():
+        seen |= tally.frames_by_background
+    backgrounds = [b for b in (*BACKGROUNDS, ASTRONAUT) if seen[b]]
+    frames = " | ".join(str(seen[b]) for b in backgrounds)
+    lines = [
+        "| setting | " + " | ".join(backgrounds) + " | all | on a true face |",
+        "|---|" + "---|" * (len(backgrounds) + 2),
+        f"| frames | {frames} | {sum(seen.values())} | |",
+    ]
+    lines += [tally.background_row(name, backgrounds) for name, tally in tallies.items()]
+    return "\n".join(lines)
 
 
 HEADER = (
@@ -147,15 +208,33 @@ YUNET_MIN_FACES = (0, 32)
 ONE_THREAD_WIDTHS = (320, 448, 480)  # also timed with one OpenMP thread
 
 
-def yunet_name(width: int, threshold: float, min_face: int, threads: int | None = None) -> str:
+def yunet_name(
+    width: int,
+    threshold: float,
+    min_face: int,
+    threads: int | None = None,
+    landmark_check: bool = False,
+) -> str:
     size = f"{width}x{width * 3 // 4}"
-    name = f"yunet {size}, score >= {threshold:.1f}, min face {min_face} px"
-    return name + (", 1 thread" if threads == 1 else "")
+    name = f"yunet {size}, score >= {threshold:g}, min face {min_face} px"
+    name += ", 1 thread" if threads == 1 else ""
+    return name + (", landmark check" if landmark_check else "")
+
+
+def benchmark_frames(data: Path, count: int, seed: int) -> list[BenchFrame]:
+    """The benchmark's frames: `count` frames (seed `seed`) with the leak-free FERPlus test faces
+    shuffled by the same seed."""
+    faces, labels = leak_free_test_faces(data)
+    order = np.random.default_rng(seed).permutation(len(faces))
+    faces, labels = [faces[i] for i in order], labels[order]
+    return compose_frames(faces, labels, skimage_photos(), count, seed=seed)
 
 
 def calibrate(frames: list[BenchFrame], width: int) -> None:
     """Fit the YuNet box -> face box conversion (crops.yunet_to_face) on the true face boxes."""
-    detector = YuNetFaceDetector(score_threshold=0.5, detect_width=width, min_face=0)
+    detector = YuNetFaceDetector(
+        score_threshold=0.5, detect_width=width, min_face=0, landmark_check=False
+    )
     sides, downs, lefts = [], [], []
     for frame in frames:
         raw = detector.raw(frame.image)
@@ -186,14 +265,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=("haar", "yunet"), default=None)
     parser.add_argument("--widths", type=int, nargs="+", default=list(YUNET_WIDTHS))
+    parser.add_argument("--thresholds", type=float, nargs="+", default=list(YUNET_THRESHOLDS))
+    parser.add_argument("--min-faces", type=int, nargs="+", default=list(YUNET_MIN_FACES))
+    parser.add_argument(
+        "--one-thread-only",
+        action="store_true",
+        help="time YuNet with one thread only (the default's setting), at every width",
+    )
+    parser.add_argument(
+        "--landmark-check",
+        choices=("off", "on", "both"),
+        default="both",
+        help="YuNet rows without and/or with the landmark layout check",
+    )
     parser.add_argument("--model", default=None, help="HSC model (default: the shipped S)")
     parser.add_argument("--calibrate", action="store_true", help="fit YuNet's box conversion")
     args = parser.parse_args()
 
-    faces, labels = leak_free_test_faces(args.data)
-    order = np.random.default_rng(args.seed).permutation(len(faces))
-    faces, labels = [faces[i] for i in order], labels[order]
-    frames = compose_frames(faces, labels, skimage_photos(), args.frames, seed=args.seed)
+    frames = benchmark_frames(args.data, args.frames, args.seed)
     if args.calibrate:
         for width in args.widths:
             calibrate(frames, width)
@@ -204,13 +293,15 @@ def main() -> None:
     classifier = SmileClassifier(args.model, intra_op_threads=1)
     haar = {} if args.only == "yunet" else {k: f() for k, f in haar_settings().items()}
     yunets = {}
+    checks = {"off": (False,), "on": (True,), "both": (False, True)}[args.landmark_check]
     if args.only != "haar":
         for width in args.widths:
             # OpenMP keeps a thread count once set: the default rows set it back to one per core
             # (OpenMP's default) since the one-thread rows run in the same process.
             cores = os.cpu_count() or 1
-            yunets[width, None] = YuNetFaceDetector(0.0, width, min_face=0, threads=cores)
-            if width in ONE_THREAD_WIDTHS:
+            if not args.one_thread_only:
+                yunets[width, None] = YuNetFaceDetector(0.0, width, min_face=0, threads=cores)
+            if width in ONE_THREAD_WIDTHS or args.one_thread_only:
                 yunets[width, 1] = YuNetFaceDetector(0.0, width, min_face=0, threads=1)
     tallies: dict[str, Tally] = {}
     before = uptime()
@@ -230,16 +321,18 @@ def main() -> None:
             t = time.perf_counter()
             raw = detector.raw(frame.image)
             ms = (time.perf_counter() - t) * 1000
-            for threshold in YUNET_THRESHOLDS:
-                for min_face in YUNET_MIN_FACES:
-                    detector.score_threshold, detector.min_face = threshold, min_face
-                    t = time.perf_counter()
-                    found = detector.postprocess(raw, frame.image.shape)
-                    post = (time.perf_counter() - t) * 1000
-                    name = yunet_name(width, threshold, min_face, threads)
-                    tallies.setdefault(name, Tally()).add(
-                        frame, found, ms + post, classifier, direct
-                    )
+            for threshold in args.thresholds:
+                for min_face in args.min_faces:
+                    for check in checks:
+                        detector.score_threshold, detector.min_face = threshold, min_face
+                        detector.landmark_check = check
+                        t = time.perf_counter()
+                        found = detector.postprocess(raw, frame.image.shape)
+                        post = (time.perf_counter() - t) * 1000
+                        name = yunet_name(width, threshold, min_face, threads, check)
+                        tallies.setdefault(name, Tally()).add(
+                            frame, found, ms + post, classifier, direct
+                        )
     seconds = time.perf_counter() - start
     after = uptime()
 
@@ -254,6 +347,8 @@ def main() -> None:
     print(HEADER)
     for name, tally in tallies.items():
         print(tally.row(name))
+    print("\nFalse boxes per frame by background photograph:\n")
+    print(background_table(tallies))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from hsc_infer import ModelContract
 from hsc_infer.crops import crop_box, face_to_head
 from hsc_infer.detectors import Detection, YuNetFaceDetector, load_detector
 from hsc_infer.detectors.base import iou
-from hsc_infer.detectors.yunet import yunet_to_face
+from hsc_infer.detectors.landmarks import plausible_face
+from hsc_infer.detectors.yunet import DEFAULT_LANDMARK_CHECK, yunet_to_face
 from hsc_infer.errors import MediaError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +45,7 @@ def fake_detector(rows, **settings) -> YuNetFaceDetector:
     detector.detect_width = settings.get("detect_width", 320)
     detector.min_face = settings.get("min_face", 32)
     detector.threads, detector._set_threads = None, None
+    detector.landmark_check = settings.get("landmark_check", DEFAULT_LANDMARK_CHECK)
     detector._yuface = FakeYuface(rows)
     return detector
 
@@ -73,6 +75,17 @@ def test_boxes_and_landmarks_come_back_in_frame_pixels_thresholded():
     assert len(detector(frame)) == 2
     detector.score_threshold = 0.5
     assert len(detector(frame)) == 3
+
+
+def test_the_landmark_check_drops_layouts_no_face_has():
+    # Both boxes (10, 20)-(50, 70) searched; landmarks of a face, then of a line of text.
+    face = [20, 30, 40, 30, 30, 40, 22, 50, 38, 50]
+    line = [12, 45, 20, 45, 28, 45, 36, 45, 44, 45]
+    rows = [[90, 10, 20, 40, 50, *face], [90, 10, 20, 40, 50, *line]]
+    frame = np.zeros((240, 320, 3), np.uint8)
+    assert len(fake_detector(rows, landmark_check=False)(frame)) == 2
+    (kept,) = fake_detector(rows, landmark_check=True)(frame)
+    assert kept.landmarks[0] == (20.0, 30.0)
 
 
 def test_boxes_past_the_edge_are_clamped_and_small_frames_searched_as_they_are():
@@ -139,6 +152,21 @@ def test_finds_the_astronaut_and_frames_her_face_like_haar(astronaut):
     assert all(x1 <= x < x2 and y1 <= y < y2 for x, y in face.landmarks)
     right_eye, left_eye, nose, mouth_right, mouth_left = face.landmarks
     assert right_eye[1] < nose[1] < mouth_right[1] and right_eye[0] < left_eye[0]
+
+
+def test_the_astronaut_passes_the_landmark_check(astronaut):
+    pytest.importorskip("yuface")
+    detector = YuNetFaceDetector(landmark_check=True)
+    raw = detector.raw(astronaut)
+    best = int(np.argmax(raw.scores))
+    assert plausible_face(raw.landmarks[best], raw.boxes[best])
+    (face,) = detector(astronaut)
+    assert iou(face.box, ASTRONAUT_FACE) >= 0.75
+    # Tilted by 25 degrees (people tilt their heads about as far), she still passes.
+    h, w = astronaut.shape[:2]
+    turn = cv2.getRotationMatrix2D(((177 + 272) / 2, (66 + 161) / 2), 25, 1.0)
+    (tilted,) = detector(cv2.warpAffine(astronaut, turn, (w, h)))
+    assert tilted.score >= 0.5
 
 
 def test_a_frame_wider_than_the_working_width_maps_back(astronaut):
