@@ -6,7 +6,6 @@ Tests import this as `from bad_inputs import ...` (tests/ is on sys.path)."""
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -20,7 +19,6 @@ from hsc_jax.data.dataset import load_dataset
 from hsc_jax.data.inspection import inspect_dataset
 from hsc_jax.data.settings import DataSettings
 
-REPO = Path(__file__).resolve().parents[1]
 ROWS = 6
 BAD_ROW = 1  # the row each per-row case spoils
 
@@ -93,9 +91,3 @@ def load(
 
 
 MODES = ("ram", "stream", "auto", "inspect")
-
-
-def worktree_env() -> dict[str, str]:
-    """The environment for a subprocess that must import this checkout's code."""
-    paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}

@@ -101,10 +101,10 @@ def run_demo_without_jax(argv: list[str], timeout: float = 120) -> subprocess.Co
 
 
 def child_environment(**overrides: str) -> dict[str, str]:
-    """This process's environment with `overrides`, and tests/ and scripts/ first on PYTHONPATH
-    (as pytest puts them on sys.path): a child interpreter imports `fakes` and the test modules
-    as the tests do."""
+    """This process's environment with `overrides`, and tests/, scripts/ and the project root
+    first on PYTHONPATH (as pytest puts them on sys.path): a child interpreter imports `fakes`,
+    the test modules and this checkout's packages as the tests do."""
     env = dict(os.environ, **overrides)
-    paths = [str(TESTS), str(SCRIPTS), env.get("PYTHONPATH")]
+    paths = [str(TESTS), str(SCRIPTS), str(TESTS.parent), env.get("PYTHONPATH")]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     return env

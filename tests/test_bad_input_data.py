@@ -23,10 +23,10 @@ from bad_inputs import (
     load,
     png_claiming,
     with_row,
-    worktree_env,
     write,
 )
 from click.testing import CliRunner
+from helpers import child_environment
 
 from hsc_jax.data.cli import data as data_command
 from hsc_jax.data.dataset import DatasetError
@@ -197,7 +197,7 @@ def test_a_real_decompression_bomb_is_refused_without_decoding_it(tmp_path: Path
         capture_output=True,
         text=True,
         timeout=120,
-        env=worktree_env(),
+        env=child_environment(),
     )
     assert done.returncode == 0, done.stderr
     grown_mb, error = done.stdout.strip().splitlines()
@@ -220,7 +220,7 @@ def test_train_on_a_text_file_is_one_error_line(tmp_path: Path):
         capture_output=True,
         text=True,
         timeout=300,
-        env=worktree_env(),
+        env=child_environment(),
         cwd=tmp_path,
     )
     assert done.returncode == 1
