@@ -46,6 +46,7 @@ def fake_detector(rows, **settings) -> YuNetFaceDetector:
     detector.min_face = settings.get("min_face", 32)
     detector.threads, detector._set_threads = None, None
     detector.landmark_check = settings.get("landmark_check", DEFAULT_LANDMARK_CHECK)
+    detector.second_look = settings.get("second_look")
     detector._yuface = FakeYuface(rows)
     return detector
 

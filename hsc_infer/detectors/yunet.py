@@ -21,6 +21,7 @@ import numpy as np
 
 from hsc_infer.detectors.base import Detection, check_frame, clamp_box, working_scale
 from hsc_infer.detectors.landmarks import plausible_face
+from hsc_infer.detectors.second_look import SecondLook
 from hsc_infer.errors import MediaError
 
 # Chosen from the benchmark table (docs/face-path-benchmark.md, 500 frames): the narrowest
@@ -39,6 +40,8 @@ DEFAULT_THREADS = 1
 # come with face-like landmarks, so bounds loose enough to keep every true face removed none of
 # them at score 0.5 or 0.6 on 1,000 benchmark frames, and one of 63 at 0.45.
 DEFAULT_LANDMARK_CHECK = False
+# A closer look at candidates scored 0.3-0.7 (detectors/second_look.py).
+DEFAULT_SECOND_LOOK: SecondLook | None = SecondLook()
 
 # YuNet's box (hairline to below the chin, about 1.25x taller than wide) -> the face box: a square
 # of 0.9 YuNet heights on the same centre. On about 300 FERPlus faces pasted into photographs,
@@ -127,7 +130,8 @@ class YuNetFaceDetector:
     threads wait for each other at every layer. `landmark_check`: drop candidates whose
     landmarks no face could have (eyes below the mouth, points on a line, far outside the box:
     `landmarks.plausible_face`); off by default, since it removed none of the benchmark's false
-    boxes at the default score.
+    boxes at the default score. `second_look`: how candidates YuNet is unsure of are looked
+    at again on a patch around them (`second_look.SecondLook`); None searches once.
     """
 
     kind = "face"
@@ -139,6 +143,7 @@ class YuNetFaceDetector:
         min_face: int = DEFAULT_MIN_FACE,
         threads: int | None = DEFAULT_THREADS,
         landmark_check: bool = DEFAULT_LANDMARK_CHECK,
+        second_look: SecondLook | None = DEFAULT_SECOND_LOOK,
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise ValueError(f"YuNet score threshold must be in [0, 1], got {score_threshold}")
@@ -148,10 +153,26 @@ class YuNetFaceDetector:
         self.min_face = min_face
         self.threads = threads
         self.landmark_check = landmark_check
+        self.second_look = second_look
         self._set_threads = openmp_thread_setter(self._yuface) if threads is not None else None
 
+    def search(self, image: np.ndarray) -> YuNetOutput:
+        """Every candidate YuNet reports on `image` as it is, in its pixels (no threshold)."""
+        if self._set_threads is not None:
+            self._set_threads(self.threads)  # per call: OpenMP keeps the count per thread
+        # conf 0 keeps every candidate: the threshold is applied here, in one place.
+        scores, boxes, points = self._yuface.detect(np.ascontiguousarray(image), 0.0)
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]  # XYWH -> XYXY
+        return YuNetOutput(
+            scores=np.asarray(scores, np.float64).reshape(-1) / 100.0,
+            boxes=boxes,
+            landmarks=np.asarray(points, np.float64).reshape(-1, 5, 2),
+        )
+
     def raw(self, frame: np.ndarray) -> YuNetOutput:
-        """Every candidate YuNet reports, in frame pixels (no threshold, no conversion)."""
+        """Every candidate YuNet reports, in frame pixels (no threshold, no conversion); with a
+        second look, unsure candidates carry the closer look's score."""
         check_frame(frame)
         h, w = frame.shape[:2]
         scale = working_scale(w, self.detect_width)
@@ -159,17 +180,11 @@ class YuNetFaceDetector:
         if scale != 1.0:
             size = (self.detect_width, max(1, round(h * scale)))
             image = cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
-        if self._set_threads is not None:
-            self._set_threads(self.threads)  # per call: OpenMP keeps the count per thread
-        # conf 0 keeps every candidate: the threshold is applied here, in one place.
-        scores, boxes, points = self._yuface.detect(np.ascontiguousarray(image), 0.0)
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4) / scale
-        boxes[:, 2:] += boxes[:, :2]  # XYWH -> XYXY
-        return YuNetOutput(
-            scores=np.asarray(scores, np.float64).reshape(-1) / 100.0,
-            boxes=boxes,
-            landmarks=np.asarray(points, np.float64).reshape(-1, 5, 2) / scale,
-        )
+        found = self.search(image)
+        output = YuNetOutput(found.scores, found.boxes / scale, found.landmarks / scale)
+        if self.second_look is not None:
+            output = self.second_look.rescore(frame, output, self.search)
+        return output
 
     def postprocess(self, output: YuNetOutput, frame_shape: tuple[int, ...]) -> list[Detection]:
         detections = []
