@@ -18,18 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 import cv2
 import numpy as np
 
 from hsc_infer.detectors.base import iou
 
-if TYPE_CHECKING:
-    from hsc_infer.detectors.yunet import YuNetOutput
 
-# (patch) -> YuNet's output on it in patch pixels: the detector's own search, without resizing.
-PatchSearch = Callable[[np.ndarray], "YuNetOutput"]
+class Candidates(Protocol):
+    """A detector's raw output (a dataclass, such as `yunet.YuNetOutput`)."""
+
+    scores: np.ndarray  # (N,) in [0, 1]
+    boxes: np.ndarray  # (N, 4) x1, y1, x2, y2
+
+
+C = TypeVar("C", bound=Candidates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +53,12 @@ class SecondLook:
     def needs_look(self, score: float) -> bool:
         return self.floor <= score < self.sure
 
-    def look(self, frame: np.ndarray, box: np.ndarray, search: PatchSearch) -> float:
-        """The best score YuNet gives `box` (frame pixels, x1 y1 x2 y2) on a patch cut around it
-        at `patch` pixels; 0 when it finds no face on the same spot."""
+    def look(
+        self, frame: np.ndarray, box: np.ndarray, search: Callable[[np.ndarray], Candidates]
+    ) -> float:
+        """The best score the detector gives `box` (frame pixels, x1 y1 x2 y2) on a patch cut
+        around it at `patch` pixels; 0 when it finds no face on the same spot. `search`: the
+        detector's own search on an image as it is, boxes in its pixels."""
         x1, y1, x2, y2 = box
         side = self.context * max(x2 - x1, y2 - y1)
         left, top = (x1 + x2 - side) / 2, (y1 + y2 - side) / 2
@@ -76,7 +83,7 @@ class SecondLook:
             default=0.0,
         )
 
-    def rescore(self, frame: np.ndarray, output: YuNetOutput, search: PatchSearch) -> YuNetOutput:
+    def rescore(self, frame: np.ndarray, output: C, search: Callable[[np.ndarray], C]) -> C:
         """`output` with each unsure candidate's score replaced by its second look's."""
         scores = output.scores.copy()
         for i, (score, box) in enumerate(zip(output.scores, output.boxes, strict=True)):
