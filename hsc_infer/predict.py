@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -46,6 +46,33 @@ class Prediction:
     y2: int | None
     prob_smiling: float
     smiling: bool
+
+
+@dataclass
+class FaceSummary:
+    """What the detector found over a run, for the closing line: a photograph where no face
+    was found gives no row, so the count is said here."""
+
+    searched: int = 0  # images and video frames searched
+    faces: int = 0
+    smiling: int = 0
+    without_face: list[str] = field(default_factory=list)  # images (not frames) with none
+
+    def add(self, where: str, predictions: list[Prediction], still: bool) -> None:
+        self.searched += 1
+        self.faces += len(predictions)
+        self.smiling += sum(p.smiling for p in predictions)
+        if still and not predictions:
+            self.without_face.append(where)
+
+    def line(self) -> str:
+        text = f"{self.faces} face(s) found in {self.searched} image(s) or frame(s), "
+        text += f"{self.smiling} smiling"
+        if self.without_face:
+            shown = ", ".join(self.without_face[:5])
+            more = f" and {len(self.without_face) - 5} more" if len(self.without_face) > 5 else ""
+            text += f"; no face in {len(self.without_face)} image(s): {shown}{more}"
+        return text
 
 
 class Progress:
@@ -103,26 +130,37 @@ def _frame_predictions(
     frame: np.ndarray,
     detector: Detector,
     classifier: SmileClassifier,
-) -> Iterator[Prediction]:
+    summary: FaceSummary,
+) -> list[Prediction]:
     _, boxes, probs, _, _ = detect_and_classify(frame, detector, classifier)
-    for box, prob in zip(boxes, probs, strict=True):
-        yield Prediction(
-            str(path), frame_index, *box, float(prob), bool(prob >= classifier.threshold)
-        )
+    found = [
+        Prediction(str(path), frame_index, *box, float(prob), bool(prob >= classifier.threshold))
+        for box, prob in zip(boxes, probs, strict=True)
+    ]
+    summary.add(str(path), found, still=frame_index is None)
+    return found
 
 
 def predict_detected_image(
-    path: Path, detector: Detector, classifier: SmileClassifier, errors: list[str]
+    path: Path,
+    detector: Detector,
+    classifier: SmileClassifier,
+    errors: list[str],
+    summary: FaceSummary,
 ) -> Iterator[Prediction]:
     image = read_image(path)
     if image is None:
         errors.append(f"cannot read image: {path}")
         return
-    yield from _frame_predictions(path, None, image, detector, classifier)
+    yield from _frame_predictions(path, None, image, detector, classifier, summary)
 
 
 def predict_video(
-    path: Path, detector: Detector, classifier: SmileClassifier, errors: list[str]
+    path: Path,
+    detector: Detector,
+    classifier: SmileClassifier,
+    errors: list[str],
+    summary: FaceSummary,
 ) -> Iterator[Prediction]:
     try:
         capture = open_capture(path)
@@ -131,7 +169,7 @@ def predict_video(
         return
     try:
         for index, frame in enumerate(frames(capture)):
-            yield from _frame_predictions(path, index, frame, detector, classifier)
+            yield from _frame_predictions(path, index, frame, detector, classifier, summary)
     finally:
         capture.release()
 
@@ -217,16 +255,17 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     progress = Progress(len(paths))
+    summary = FaceSummary()
 
     def predictions() -> Iterator[Prediction]:
         if args.detect:
             for path in images:
-                yield from predict_detected_image(path, detector, classifier, errors)
+                yield from predict_detected_image(path, detector, classifier, errors, summary)
                 progress.advance(str(path))
         else:
             yield from predict_crops(classifier, images, progress, errors)
         for path in videos:
-            yield from predict_video(path, detector, classifier, errors)
+            yield from predict_video(path, detector, classifier, errors, summary)
             progress.advance(str(path))
 
     if args.output is None:
@@ -236,6 +275,8 @@ def run(args: argparse.Namespace) -> int:
     progress.close()
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
+    if detector is not None:
+        print(summary.line(), file=sys.stderr)
     print(f"{count} prediction(s) from {len(paths)} file(s)", file=sys.stderr)
     return 1 if errors else 0
 

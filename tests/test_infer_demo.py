@@ -32,8 +32,8 @@ def models(tmp_path_factory):
 
 
 def check_line(line: dict, index: int) -> None:
-    assert set(line) == {"frame", "latency_ms", "heads"}
-    assert line["frame"] == index
+    assert set(line) == {"frame", "faces", "latency_ms", "heads"}
+    assert line["frame"] == index and line["faces"] == len(line["heads"])
     assert set(line["latency_ms"]) == {"detector", "classifier"}
     assert all(isinstance(v, float) for v in line["latency_ms"].values())
     for head in line["heads"]:
@@ -45,7 +45,7 @@ def check_line(line: dict, index: int) -> None:
         assert head["label"] in ("Smiling", "")
 
 
-def test_headless_video(models, tmp_path):
+def test_headless_video(models, tmp_path, caplog):
     hsc, deimv2 = models
     video = write_synthetic_video(tmp_path / "in.mp4", frames=FRAMES)
     out = tmp_path / "out"
@@ -61,7 +61,10 @@ def test_headless_video(models, tmp_path):
         "--detect-every",
         "1",
     ]
-    assert app.main([*argv, "--output-dir", str(out), "--threshold", "0.1", "-efm"]) == 0
+    with caplog.at_level("INFO", logger="hsc_infer.demo"):
+        assert app.main([*argv, "--output-dir", str(out), "--threshold", "0.1", "-efm"]) == 0
+    summary = f"{2 * FRAMES} face(s) in {FRAMES} frame(s) (2.00 per frame, 0 frame(s) without one), {2 * FRAMES} smiling"
+    assert summary in caplog.messages
     capture = cv2.VideoCapture(str(out / "output.mp4"))
     assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
     assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 320

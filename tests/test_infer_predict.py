@@ -61,6 +61,27 @@ def test_video_and_detect_to_jsonl(setup, tmp_path):
     assert all(r["smiling"] for r in rows)
 
 
+def test_the_closing_line_counts_faces_and_names_photographs_without_one(setup, tmp_path, capsys):
+    hsc, deimv2, crops, video = setup
+    argv = [str(video), str(crops / "bright.png"), "-hm", str(hsc), "-m", str(deimv2)]
+    assert (
+        predict.main([*argv, "--detect", "--threshold", "0.01", "-o", str(tmp_path / "a.csv")]) == 0
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2] == "4 face(s) found in 4 image(s) or frame(s), 4 smiling"
+    # The Haar cascade finds no face in a flat image: no row, but the summary names it.
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((120, 160, 3), 128, np.uint8))
+    argv = [str(blank), "-hm", str(hsc), "-m", "haar", "--detect", "-o", str(tmp_path / "b.csv")]
+    assert predict.main(argv) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        err[-2]
+        == f"0 face(s) found in 1 image(s) or frame(s), 0 smiling; no face in 1 image(s): {blank}"
+    )
+    assert read_csv(tmp_path / "b.csv") == []
+
+
 def test_unreadable_files_reported(setup, tmp_path, capsys):
     hsc, _, crops, _ = setup
     broken = tmp_path / "broken.png"

@@ -37,7 +37,7 @@ from hsc_infer.classifier import SmileClassifier
 from hsc_infer.demo.args import build_parser as _build_parser
 from hsc_infer.demo.capture import Prefetcher, capture_fps, open_source
 from hsc_infer.demo.drawing import draw_frame
-from hsc_infer.demo.output import VideoSink, frame_record, visible, yolo_lines
+from hsc_infer.demo.output import FaceTally, VideoSink, frame_record, visible, yolo_lines
 from hsc_infer.demo.pipeline import FrameResult, HeadSmilePipeline
 from hsc_infer.demo.stages import StageTimes
 from hsc_infer.demo.wholebody.view import (
@@ -136,6 +136,7 @@ class Demo:
         self.output_dir = Path(args.output_dir)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.times = StageTimes()
+        self.faces = FaceTally()
 
     @property
     def fps(self) -> float:
@@ -170,6 +171,7 @@ class Demo:
         self.times.add("detection", result.detector_ms)
         self.times.add("classification", result.classifier_ms)
         self.times.add("tracking", result.tracking_ms)
+        self.faces.add(result)
         return result
 
     def _show(self, image: np.ndarray, wait_ms: int) -> None:
@@ -311,5 +313,6 @@ def main(argv: list[str] | None = None) -> int:
         time.perf_counter() - started,
         demo.output_dir.resolve(),
     )
+    logger.info("%s", demo.faces.summary())
     logger.info("%s", demo.times.summary())
     return 0

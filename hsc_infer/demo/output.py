@@ -15,10 +15,32 @@ from hsc_infer.errors import MediaError
 CLASS_IDS = {"head": 7, "face": 16}  # wholebody34 ids, for -drc and -oyt
 
 
+class FaceTally:
+    """How many faces the demo showed and how many it called smiling, for its closing log."""
+
+    def __init__(self) -> None:
+        self.frames = self.frames_with_faces = self.faces = self.smiling = 0
+
+    def add(self, result: FrameResult) -> None:
+        self.frames += 1
+        self.frames_with_faces += bool(result.heads)
+        self.faces += len(result.heads)
+        self.smiling += sum(head.smiling for head in result.heads)
+
+    def summary(self) -> str:
+        per_frame = self.faces / self.frames if self.frames else 0.0
+        return (
+            f"{self.faces} face(s) in {self.frames} frame(s) ({per_frame:.2f} per frame, "
+            f"{self.frames - self.frames_with_faces} frame(s) without one), "
+            f"{self.smiling} smiling"
+        )
+
+
 def frame_record(index: int, result: FrameResult, show_ids: bool = True) -> dict:
     """One output.jsonl line; track ids are null when the tracking display is off (-dtk)."""
     return {
         "frame": index,
+        "faces": len(result.heads),
         "latency_ms": {
             "detector": round(result.detector_ms, 3),
             "classifier": round(result.classifier_ms, 3),
