@@ -7,7 +7,7 @@
         --thresholds 0.5 0.6 --min-faces 32 --landmark-check both  # the default, with/without
     .venv/bin/python scripts/bench_face_path.py --scenes v2 --split heldout --frames 300 \
         --only yunet --widths 448 --one-thread-only --thresholds 0.5 --min-faces 32 \
-        --landmark-check off                                         # harder frames: ~25 s
+        --landmark-check off                                         # harder frames: ~15 s
 
 v1 frames (640x480, the default) are built at run time from scikit-image's photographs with
 leak-free FERPlus test faces pasted at 60-220 px (1-2 per frame), plus the astronaut

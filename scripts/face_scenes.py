@@ -264,7 +264,9 @@ def compose_scenes(
 ) -> list[SceneFrame]:
     """`count` v2 frames of `split` (`photos` must hold its photographs, `faces` and `labels`
     its faces: `split_faces`). Faces are drawn in an order shuffled by `seed`, each once until
-    all are used."""
+    all are used. Both splits hold 12 backgrounds, so one seed gives dev and held-out the same
+    layout (which frames are empty or collages, face sizes, conditions, places): what differs
+    between the two is the photographs and the faces alone."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(faces))
     names, face_photo = SPLITS[split].backgrounds, SPLITS[split].face_photo
