@@ -75,6 +75,9 @@ def test_frames_are_the_same_for_a_seed_and_differ_across_seeds():
         assert (a.boxes, a.conditions, a.smiling, a.photos) == (b.boxes, b.conditions,
                                                                  b.smiling, b.photos)  # fmt: skip
     assert any(a.boxes != b.boxes for a, b in zip(first, other, strict=True))
+    # One seed, one layout for both splits: only the photographs and faces differ.
+    held = frames_of("heldout")
+    assert [(f.boxes, f.conditions) for f in held] == [(f.boxes, f.conditions) for f in first]
     assert SCENES_VERSION == "face-scenes-v2"
 
 
