@@ -38,7 +38,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from bench_face_path import FERPLUS, match
+from bench_face_path import FERPLUS
 from bench_support import machine_line, uptime
 from face_path import (
     BACKGROUNDS,
@@ -50,6 +50,7 @@ from face_path import (
     paste_face,
     skimage_photos,
 )
+from face_path_report import match
 
 from hsc_infer.demo import app
 from hsc_infer.demo.stages import STAGES, StageTimes

@@ -19,7 +19,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from bench_face_path import FERPLUS, benchmark_frames, frame_background, match
+from bench_face_path import FERPLUS, benchmark_frames
+from face_path_report import frame_background, match
 
 from hsc_infer.detectors import YuNetFaceDetector
 from hsc_infer.detectors import landmarks as bounds

@@ -5,8 +5,11 @@
     .venv/bin/python scripts/bench_face_path.py --calibrate        # fit YuNet box -> face box
     .venv/bin/python scripts/bench_face_path.py --only yunet --widths 448 --one-thread-only \\
         --thresholds 0.5 0.6 --min-faces 32 --landmark-check both  # the default, with/without
+    .venv/bin/python scripts/bench_face_path.py --scenes v2 --split heldout --frames 300 \
+        --only yunet --widths 448 --one-thread-only --thresholds 0.5 --min-faces 32 \
+        --landmark-check off                                         # harder frames: ~15 s
 
-Frames (640x480) are built at run time from scikit-image's photographs (a dev dependency) with
+v1 frames (640x480, the default) are built at run time from scikit-image's photographs with
 leak-free FERPlus test faces pasted at 60-220 px (1-2 per frame), plus the astronaut
 photograph's real face; a fifth of the frames hold no face. Every setting sees every frame, in
 turn, frame by frame, so a change in the machine's load hits all of them alike. A detection
@@ -17,7 +20,11 @@ original crops of the same faces. The load (`uptime`) before and after goes with
 A second table gives each setting's false boxes per frame by background photograph (frames
 holding the astronaut count as "astronaut"), and how many of them lie on a true face (centre
 inside its box, IoU under 0.3: the face found at the wrong size, or found twice).
-Results: docs/face-path-benchmark.md.
+`--scenes v2` builds face_scenes.py's frames instead (faces at 60-240 px, yawed, rolled,
+occluded or unevenly lit, collages; `--split dev` or `heldout`, whose faces and photographs
+dev never uses) and adds recall by face size and by condition, false boxes by background (a
+collage under "collage") and smile F1 (found faces; all faces with a miss as not smiling).
+The counting and the tables live in face_path_report.py. Results: docs/face-path-benchmark.md.
 """
 
 from __future__ import annotations
@@ -25,159 +32,38 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import cv2
 import numpy as np
 from bench_support import machine_line, uptime
-from face_path import (
-    ASTRONAUT,
-    BACKGROUNDS,
-    BenchFrame,
-    compose_frames,
-    leak_free_test_faces,
-    skimage_photos,
+from face_path import BenchFrame, compose_frames, leak_free_test_faces, skimage_photos
+from face_path_report import (
+    HEADER,
+    MIN_IOU,
+    Tally,
+    background_table,
+    condition_table,
+    f1_table,
+    size_table,
+)
+from face_scenes import (
+    COLLAGE,
+    SCENES_VERSION,
+    SPLIT_NAMES,
+    SPLITS,
+    compose_scenes,
+    scene_photos,
+    split_faces,
 )
 
 from hsc_infer import SmileClassifier
-from hsc_infer.crops import crop, crop_box
-from hsc_infer.detectors import Detection, HaarFaceDetector, YuNetFaceDetector
+from hsc_infer.detectors import HaarFaceDetector, YuNetFaceDetector
 from hsc_infer.detectors.base import iou
 
 FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
-MIN_IOU = 0.3
-SMALL_FACE = 100  # px: the recall of faces below this side is reported on its own
-
-
-def match(detections: list[Detection], truth: tuple) -> dict[int, int]:
-    """Greedy one-to-one matching, best IoU first: {true index: detection index}."""
-    pairs = sorted(
-        ((iou(d.box, t), ti, di) for ti, t in enumerate(truth) for di, d in enumerate(detections)),
-        reverse=True,
-    )
-    matched: dict[int, int] = {}
-    used = set()
-    for score, ti, di in pairs:
-        if score < MIN_IOU:
-            break
-        if ti not in matched and di not in used:
-            matched[ti] = di
-            used.add(di)
-    return matched
-
-
-@dataclass
-class Tally:
-    faces: int = 0
-    found: int = 0
-    small: int = 0
-    small_found: int = 0
-    false_boxes: int = 0
-    frames: int = 0
-    ms: list[float] = field(default_factory=list)
-    correct: int = 0
-    direct_correct: int = 0
-    ious: list[float] = field(default_factory=list)
-    frames_by_background: Counter = field(default_factory=Counter)
-    false_by_background: Counter = field(default_factory=Counter)
-    false_on_a_face: int = 0
-
-    def add(
-        self,
-        frame: BenchFrame,
-        detections: list[Detection],
-        ms: float,
-        classifier: SmileClassifier,
-        direct: list[bool],
-    ) -> None:
-        matched = match(detections, frame.boxes)
-        self.frames += 1
-        self.ms.append(ms)
-        self.faces += len(frame.boxes)
-        self.found += len(matched)
-        self.false_boxes += len(detections) - len(matched)
-        background = frame_background(frame)
-        self.frames_by_background[background] += 1
-        self.false_by_background[background] += len(detections) - len(matched)
-        used = set(matched.values())
-        self.false_on_a_face += sum(
-            on_a_face(d.box, frame.boxes) for i, d in enumerate(detections) if i not in used
-        )
-        for ti, box in enumerate(frame.boxes):
-            if box[2] - box[0] < SMALL_FACE:
-                self.small += 1
-                self.small_found += ti in matched
-        if matched:
-            crops = [
-                crop(frame.image, crop_box(detections[di], classifier.contract, frame.image.shape))
-                for di in matched.values()
-            ]
-            probs = classifier.predict(crops)
-            for (ti, di), p in zip(matched.items(), probs, strict=True):
-                self.correct += bool(p >= classifier.threshold) == frame.smiling[ti]
-                self.direct_correct += direct[ti] == frame.smiling[ti]
-                self.ious.append(iou(detections[di].box, frame.boxes[ti]))
-
-    def row(self, name: str) -> str:
-        ms = np.asarray(self.ms)
-        found = max(self.found, 1)
-        return (
-            f"| {name} | {self.found / max(self.faces, 1):.1%} "
-            f"| {self.small_found / max(self.small, 1):.1%} "
-            f"| {self.false_boxes / max(self.frames, 1):.3f} "
-            f"| {np.median(ms):.1f} | {np.percentile(ms, 95):.1f} "
-            f"| {self.correct / found:.1%} | {self.direct_correct / found:.1%} "
-            f"| {np.median(self.ious) if self.ious else float('nan'):.2f} |"
-        )
-
-    def background_row(self, name: str, backgrounds: list[str]) -> str:
-        cells = " | ".join(
-            f"{self.false_by_background[b] / max(self.frames_by_background[b], 1):.3f}"
-            for b in backgrounds
-        )
-        return (
-            f"| {name} | {cells} | {self.false_boxes / max(self.frames, 1):.3f} "
-            f"| {self.false_on_a_face / max(self.frames, 1):.3f} |"
-        )
-
-
-def frame_background(frame: BenchFrame) -> str:
-    """The photograph a frame's false boxes come from: its background, or the astronaut's
-    photograph where she stands in front of one."""
-    return ASTRONAUT if frame.background.startswith(ASTRONAUT) else frame.background
-
-
-def on_a_face(box: tuple, truth: tuple) -> bool:
-    """Whether a box's centre lies inside a true face box: a false box that is a face found at
-    the wrong size (IoU under the match's) or a second time, not a non-face."""
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return any(t[0] <= cx < t[2] and t[1] <= cy < t[3] for t in truth)
-
-
-def background_table(tallies: dict[str, Tally]) -> str:
-    seen = Counter()
-    for tally in tallies.values():
-        seen |= tally.frames_by_background
-    backgrounds = [b for b in (*BACKGROUNDS, ASTRONAUT) if seen[b]]
-    frames = " | ".join(str(seen[b]) for b in backgrounds)
-    lines = [
-        "| setting | " + " | ".join(backgrounds) + " | all | on a true face |",
-        "|---|" + "---|" * (len(backgrounds) + 2),
-        f"| frames | {frames} | {sum(seen.values())} | |",
-    ]
-    lines += [tally.background_row(name, backgrounds) for name, tally in tallies.items()]
-    return "\n".join(lines)
-
-
-HEADER = (
-    "| detector, setting | recall | recall < 100 px | false boxes / frame | ms median | ms p95 "
-    "| smile acc. (found) | direct acc. (same faces) | IoU median |\n"
-    "|---|---|---|---|---|---|---|---|---|"
-)
 
 
 def haar_settings() -> dict[str, Callable[[], HaarFaceDetector]]:
@@ -230,6 +116,13 @@ def benchmark_frames(data: Path, count: int, seed: int) -> list[BenchFrame]:
     return compose_frames(faces, labels, skimage_photos(), count, seed=seed)
 
 
+def scene_frames(data: Path, count: int, seed: int, split: str) -> list[BenchFrame]:
+    """`count` v2 frames of `split` (face_scenes.py), seed `seed`: its half of the leak-free
+    FERPlus test faces over its photographs."""
+    faces, labels = split_faces(*leak_free_test_faces(data), split)
+    return compose_scenes(faces, labels, scene_photos(split), split, count, seed=seed)
+
+
 def calibrate(frames: list[BenchFrame], width: int) -> None:
     """Fit the YuNet box -> face box conversion (crops.yunet_to_face) on the true face boxes."""
     detector = YuNetFaceDetector(
@@ -280,9 +173,24 @@ def main() -> None:
     )
     parser.add_argument("--model", default=None, help="HSC model (default: the shipped S)")
     parser.add_argument("--calibrate", action="store_true", help="fit YuNet's box conversion")
+    parser.add_argument(
+        "--scenes",
+        choices=("v1", "v2"),
+        default="v1",
+        help=f"v1: frontal faces on 16 photographs; v2: {SCENES_VERSION} (face_scenes.py)",
+    )
+    parser.add_argument(
+        "--split", choices=SPLIT_NAMES, default=None, help="v2's faces and photographs (dev)"
+    )
     args = parser.parse_args()
+    if args.split is not None and args.scenes != "v2":
+        parser.error("--split goes with --scenes v2")
+    split = args.split or "dev"
 
-    frames = benchmark_frames(args.data, args.frames, args.seed)
+    if args.scenes == "v1":
+        frames = benchmark_frames(args.data, args.frames, args.seed)
+    else:
+        frames = scene_frames(args.data, args.frames, args.seed, split)
     if args.calibrate:
         for width in args.widths:
             calibrate(frames, width)
@@ -338,8 +246,9 @@ def main() -> None:
 
     faces_total = sum(len(f.boxes) for f in frames)
     empty = sum(not f.boxes for f in frames)
+    scenes = "" if args.scenes == "v1" else f"{SCENES_VERSION}, {split}: "
     print(
-        f"{len(frames)} frames 640x480 ({empty} without a face), {faces_total} faces "
+        f"{scenes}{len(frames)} frames 640x480 ({empty} without a face), {faces_total} faces "
         f"(seed {args.seed}); {date.today()}; {machine_line()}; "
         f"OpenCV {cv2.__version__}; {seconds:.0f} s"
     )
@@ -347,8 +256,25 @@ def main() -> None:
     print(HEADER)
     for name, tally in tallies.items():
         print(tally.row(name))
+    if args.scenes == "v1":
+        print("\nFalse boxes per frame by background photograph:\n")
+        print(background_table(tallies))
+    else:
+        print_v2_tables(tallies, split)
+
+
+def print_v2_tables(tallies: dict[str, Tally], split: str) -> None:
+    """The v2 run's tables beyond the main one: recall by face size and by condition, false
+    boxes by background (a collage under "collage"), and smile F1."""
+    columns = (*SPLITS[split].backgrounds, SPLITS[split].face_photo, COLLAGE)
+    print("\nRecall by face size (the true box's side, px):\n")
+    print(size_table(tallies))
+    print("\nRecall by condition:\n")
+    print(condition_table(tallies))
     print("\nFalse boxes per frame by background photograph:\n")
-    print(background_table(tallies))
+    print(background_table(tallies, columns))
+    print("\nSmile F1 (the model on the crop the contract cuts from each found face):\n")
+    print(f1_table(tallies))
 
 
 if __name__ == "__main__":

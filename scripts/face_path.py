@@ -257,10 +257,21 @@ def astronaut_frame(
     side: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]:
-    """The astronaut photograph scaled so her face is `side` px, placed at a random spot of a
-    frame over `background`. Returns (frame, face box, her face crop)."""
+    """`photo_face_frame` on the astronaut's face (her face box, her face crop)."""
+    return photo_face_frame(photo, ASTRONAUT_FACE, background, side, rng)
+
+
+def photo_face_frame(
+    photo: np.ndarray,
+    face_box: tuple[int, int, int, int],
+    background: np.ndarray,
+    side: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]:
+    """A photograph scaled so the face at `face_box` is `side` px, placed at a random spot of a
+    frame over `background`. Returns (frame, face box, the face crop)."""
     h, w = background.shape[:2]
-    fx1, fy1, fx2, fy2 = ASTRONAUT_FACE
+    fx1, fy1, fx2, fy2 = face_box
     scale = side / (fx2 - fx1)
     big = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     face = (round(fx1 * scale), round(fy1 * scale))
