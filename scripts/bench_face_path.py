@@ -30,6 +30,7 @@ The counting and the tables live in face_path_report.py. Results: docs/face-path
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 from collections.abc import Callable
@@ -62,6 +63,8 @@ from face_scenes import (
 from hsc_infer import SmileClassifier
 from hsc_infer.detectors import HaarFaceDetector, YuNetFaceDetector
 from hsc_infer.detectors.base import iou
+from hsc_infer.detectors.second_look import SecondLook
+from hsc_infer.detectors.yunet import DEFAULT_SECOND_LOOK
 
 FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
 
@@ -100,11 +103,13 @@ def yunet_name(
     min_face: int,
     threads: int | None = None,
     landmark_check: bool = False,
+    second_look: bool = False,
 ) -> str:
     size = f"{width}x{width * 3 // 4}"
     name = f"yunet {size}, score >= {threshold:g}, min face {min_face} px"
     name += ", 1 thread" if threads == 1 else ""
-    return name + (", landmark check" if landmark_check else "")
+    name += ", landmark check" if landmark_check else ""
+    return name + (", second look" if second_look else "")
 
 
 def benchmark_frames(data: Path, count: int, seed: int) -> list[BenchFrame]:
@@ -126,7 +131,7 @@ def scene_frames(data: Path, count: int, seed: int, split: str) -> list[BenchFra
 def calibrate(frames: list[BenchFrame], width: int) -> None:
     """Fit the YuNet box -> face box conversion (crops.yunet_to_face) on the true face boxes."""
     detector = YuNetFaceDetector(
-        score_threshold=0.5, detect_width=width, min_face=0, landmark_check=False
+        score_threshold=0.5, detect_width=width, min_face=0, landmark_check=False, second_look=None
     )
     sides, downs, lefts = [], [], []
     for frame in frames:
@@ -171,6 +176,13 @@ def main() -> None:
         default="both",
         help="YuNet rows without and/or with the landmark layout check",
     )
+    parser.add_argument(
+        "--second-look",
+        choices=("off", "on", "both"),
+        default="both",
+        help="YuNet rows without and/or with the second look at unsure candidates (on: the "
+        "detector's default SecondLook)",
+    )
     parser.add_argument("--model", default=None, help="HSC model (default: the shipped S)")
     parser.add_argument("--calibrate", action="store_true", help="fit YuNet's box conversion")
     parser.add_argument(
@@ -208,9 +220,15 @@ def main() -> None:
             # (OpenMP's default) since the one-thread rows run in the same process.
             cores = os.cpu_count() or 1
             if not args.one_thread_only:
-                yunets[width, None] = YuNetFaceDetector(0.0, width, min_face=0, threads=cores)
+                yunets[width, None] = YuNetFaceDetector(
+                    0.0, width, min_face=0, threads=cores, second_look=None
+                )
             if width in ONE_THREAD_WIDTHS or args.one_thread_only:
-                yunets[width, 1] = YuNetFaceDetector(0.0, width, min_face=0, threads=1)
+                yunets[width, 1] = YuNetFaceDetector(
+                    0.0, width, min_face=0, threads=1, second_look=None
+                )
+    looks = {"off": (False,), "on": (True,), "both": (False, True)}[args.second_look]
+    second_look = DEFAULT_SECOND_LOOK or SecondLook()
     tallies: dict[str, Tally] = {}
     before = uptime()
     start = time.perf_counter()
@@ -228,19 +246,23 @@ def main() -> None:
         for (width, threads), detector in yunets.items():
             t = time.perf_counter()
             raw = detector.raw(frame.image)
-            ms = (time.perf_counter() - t) * 1000
-            for threshold in args.thresholds:
-                for min_face in args.min_faces:
-                    for check in checks:
-                        detector.score_threshold, detector.min_face = threshold, min_face
-                        detector.landmark_check = check
-                        t = time.perf_counter()
-                        found = detector.postprocess(raw, frame.image.shape)
-                        post = (time.perf_counter() - t) * 1000
-                        name = yunet_name(width, threshold, min_face, threads, check)
-                        tallies.setdefault(name, Tally()).add(
-                            frame, found, ms + post, classifier, direct
-                        )
+            first_ms = (time.perf_counter() - t) * 1000
+            outputs = {}
+            for look in looks:
+                t = time.perf_counter()
+                output = second_look.rescore(frame.image, raw, detector.search) if look else raw
+                outputs[look] = (output, first_ms + (time.perf_counter() - t) * 1000)
+            for threshold, min_face, check, look in itertools.product(
+                args.thresholds, args.min_faces, checks, looks
+            ):
+                detector.score_threshold, detector.min_face = threshold, min_face
+                detector.landmark_check = check
+                output, ms = outputs[look]
+                t = time.perf_counter()
+                found = detector.postprocess(output, frame.image.shape)
+                ms += (time.perf_counter() - t) * 1000
+                name = yunet_name(width, threshold, min_face, threads, check, look)
+                tallies.setdefault(name, Tally()).add(frame, found, ms, classifier, direct)
     seconds = time.perf_counter() - start
     after = uptime()
 
