@@ -59,3 +59,33 @@ def test_shake_is_small_and_smooth():
     assert np.abs(offsets).max() <= MAX_SHAKE
     assert 1.5 < offsets.std() < 4
     assert np.abs(np.diff(offsets, axis=0)).mean() < 0.6  # px per frame
+
+
+def test_benchmark_scores_what_is_shown():
+    from bench_face_clips import Setting, Tally
+    from face_path import ClipTruth
+
+    from hsc_infer.demo.pipeline import FrameResult, HeadResult
+    from hsc_infer.detectors import Detection
+
+    def result(*heads):
+        return FrameResult(
+            tuple(
+                HeadResult(Detection(box, 0.9, kind="face"), box, 0.9, True, i, "")
+                for i, box in heads
+            ),
+            0.0,
+            0.0,
+        )
+
+    face, elsewhere = (10, 10, 70, 70), (200, 200, 240, 240)
+    truth = ClipTruth((face,), (True,))
+    tally = Tally()
+    shown = [result(), result(), result((1, face), (2, elsewhere)), result((1, face))]
+    for index, frame in enumerate(shown):
+        tally.add((0,), (0, 0), index, frame, truth)
+    assert (tally.faces, tally.found, tally.false_boxes, tally.correct) == (4, 2, 1, 2)
+    row = tally.row(Setting(0.5, 1, 2, 0, 1))
+    # recall 50 %, 0.25 false boxes a frame, none of them a face's track, one false track,
+    # the face first shown 2 frames late.
+    assert "| 50.0% | 0.250 | 0.000 | 1 | 2 / 2 | 0 |" in row
