@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from hsc_infer.demo.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE
-from hsc_infer.demo.tracking import CONFIRM_HITS, KEEP_MISSED
+from hsc_infer.demo.tracking import CONFIRM_HITS, CONFIRM_SLACK, KEEP_MISSED
 from hsc_infer.detectors import DEIMV2_SCORE_THRESHOLD
 from hsc_infer.detectors.yunet import DEFAULT_SCORE_THRESHOLD as YUNET_SCORE_THRESHOLD
 from hsc_infer.providers import add_model_arguments
@@ -203,17 +203,19 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--confirm-hits",
+        metavar="K",
         type=_positive,
         default=CONFIRM_HITS,
-        help="show a new face only once the detector has found it on this many runs (within "
-        "one more): hides a box the detector draws for a frame or two, and delays a new face "
-        f"as long (default {CONFIRM_HITS}: show every detection at once)",
+        help="show a new face only once the detector has found it on K of its first "
+        f"K + {CONFIRM_SLACK} runs: hides a box the detector draws for under K runs, and "
+        f"delays a new face by K - 1 runs (default {CONFIRM_HITS}: show every detection at once)",
     )
     p.add_argument(
         "--keep-missed",
+        metavar="M",
         type=_not_negative,
         default=KEEP_MISSED,
-        help="keep a shown face on screen, at its last box, for up to this many frames after "
+        help="keep a shown face on screen, at its last box, for up to M frames after "
         f"the detector loses it (default {KEEP_MISSED})",
     )
     p.add_argument(
