@@ -16,6 +16,7 @@ from helpers import (
 
 from hsc_infer.demo import app
 from hsc_infer.demo.pipeline import HeadSmilePipeline
+from hsc_infer.demo.tracking import CONFIRM_HITS, KEEP_MISSED
 
 FRAMES = 6
 HEAD_ROWS = [[7, 0.10, 0.25, 0.40, 0.75, 0.9], [7, 0.70, 0.05, 0.95, 0.35, 0.8]]
@@ -144,6 +145,25 @@ def test_reference_flags_accepted():
 def test_score_thresholds_take_the_reference_spelling_and_the_right_one(flag, dest):
     args = app.build_parser().parse_args(["-v", "0", flag, "0.55"])
     assert getattr(args, dest) == 0.55
+
+
+def test_confirmation_flags_reach_the_pipeline(models, tmp_path):
+    hsc, deimv2 = models
+    defaults = app.build_parser().parse_args(["-v", "0"])
+    assert (defaults.confirm_hits, defaults.keep_missed) == (CONFIRM_HITS, KEEP_MISSED)
+    for bad in (["--confirm-hits", "0"], ["--keep-missed", "-1"]):
+        with pytest.raises(SystemExit):
+            app.build_parser().parse_args(["-v", "0", *bad])
+    video = write_synthetic_video(tmp_path / "in.mp4", frames=4)
+    argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless", "-dvw"]
+    argv += ["--detect-every", "1", "--confirm-hits", "3", "--keep-missed", "4"]
+    args = app.build_parser().parse_args([*argv, "--output-dir", str(tmp_path / "o")])
+    tracker = app.Demo(args).pipeline.tracker
+    assert (tracker.confirm_hits, tracker.keep_missed) == (3, 4)
+    assert app.main([*argv, "--output-dir", str(tmp_path / "o")]) == 0
+    lines = [json.loads(x) for x in (tmp_path / "o" / "output.jsonl").read_text().splitlines()]
+    # Both heads are shown from their third detection on.
+    assert [[h["track_id"] for h in line["heads"]] for line in lines] == [[], [], [1, 2], [1, 2]]
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):

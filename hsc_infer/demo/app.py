@@ -127,6 +127,8 @@ class Demo:
             long_history=args.long_history,
             short_history=args.short_history,
             detect_every=args.detect_every,
+            confirm_hits=args.confirm_hits,
+            keep_missed=args.keep_missed,
         )
         self.view = ViewState(
             show_tracking=not args.disable_tracking,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from hsc_infer.demo.smoothing import LONG_HISTORY_SIZE, SHORT_HISTORY_SIZE
+from hsc_infer.demo.tracking import CONFIRM_HITS, CONFIRM_SLACK, KEEP_MISSED
 from hsc_infer.detectors import DEIMV2_SCORE_THRESHOLD
 from hsc_infer.detectors.yunet import DEFAULT_SCORE_THRESHOLD as YUNET_SCORE_THRESHOLD
 from hsc_infer.providers import add_model_arguments
@@ -20,6 +21,13 @@ def _at_least_two(value: str) -> int:
     number = int(value)
     if number < 2:
         raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {number}")
+    return number
+
+
+def _not_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {number}")
     return number
 
 
@@ -192,6 +200,23 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         default=DEFAULT_DETECT_EVERY,
         help="run the detector on every Nth video frame and move its boxes with the image in "
         f"between (default {DEFAULT_DETECT_EVERY}; 1: every frame)",
+    )
+    p.add_argument(
+        "--confirm-hits",
+        metavar="K",
+        type=_positive,
+        default=CONFIRM_HITS,
+        help="show a new face only once the detector has found it on K of its first "
+        f"K + {CONFIRM_SLACK} runs: hides a box the detector draws for under K runs, and "
+        f"delays a new face by K - 1 runs (default {CONFIRM_HITS}: show every detection at once)",
+    )
+    p.add_argument(
+        "--keep-missed",
+        metavar="M",
+        type=_not_negative,
+        default=KEEP_MISSED,
+        help="keep a shown face on screen, at its last box, for up to M frames after "
+        f"the detector loses it (default {KEEP_MISSED})",
     )
     p.add_argument(
         "--detector-threads",
