@@ -40,10 +40,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from bench_face_path import FERPLUS, match
+from bench_face_path import FERPLUS
 from bench_support import machine_line, uptime
 from face_clips import NOISE_SIGMA, camera_clip
 from face_path import ClipTruth, leak_free_test_faces, skimage_photos
+from face_path_report import match
 
 from hsc_infer import SmileClassifier
 from hsc_infer.demo.pipeline import FrameResult, HeadSmilePipeline
