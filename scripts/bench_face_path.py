@@ -34,12 +34,14 @@ import itertools
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import cv2
 import numpy as np
 from bench_support import machine_line, uptime
+from face_check import FaceCheck
 from face_path import BenchFrame, compose_frames, leak_free_test_faces, skimage_photos
 from face_path_report import (
     HEADER,
@@ -64,7 +66,7 @@ from hsc_infer import SmileClassifier
 from hsc_infer.detectors import HaarFaceDetector, YuNetFaceDetector
 from hsc_infer.detectors.base import iou
 from hsc_infer.detectors.second_look import SecondLook
-from hsc_infer.detectors.yunet import DEFAULT_SECOND_LOOK
+from hsc_infer.detectors.yunet import DEFAULT_SECOND_LOOK, YuNetOutput, yunet_to_face
 
 FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
 
@@ -95,6 +97,7 @@ YUNET_WIDTHS = (160, 224, 256, 320, 384, 448, 480, 512, 640)
 YUNET_THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
 YUNET_MIN_FACES = (0, 32)
 ONE_THREAD_WIDTHS = (320, 448, 480)  # also timed with one OpenMP thread
+FACE_CHECK_FLOOR = 0.3  # candidates the face check sees: none of the rows keeps a lower score
 
 
 def yunet_name(
@@ -104,12 +107,48 @@ def yunet_name(
     threads: int | None = None,
     landmark_check: bool = False,
     second_look: bool = False,
+    face_check: float | None = None,
 ) -> str:
     size = f"{width}x{width * 3 // 4}"
     name = f"yunet {size}, score >= {threshold:g}, min face {min_face} px"
     name += ", 1 thread" if threads == 1 else ""
     name += ", landmark check" if landmark_check else ""
-    return name + (", second look" if second_look else "")
+    name += ", second look" if second_look else ""
+    return name + ("" if face_check is None else f", face check >= {face_check:g}")
+
+
+def later_stages(
+    image: np.ndarray,
+    raw: YuNetOutput,
+    first_ms: float,
+    detector: YuNetFaceDetector,
+    looks: tuple[bool, ...],
+    face_check: FaceCheck | None,
+    face_check_thresholds: list[float],
+) -> dict[tuple[bool, float | None], tuple[YuNetOutput, float]]:
+    """YuNet's output after each combination of the later stages, with the ms it took in all:
+    {(second look, face-check threshold or None): (output, ms)}. The face check runs once per
+    output on every candidate scored >= 0.3 (the lowest threshold the rows use) and is then
+    cut at each threshold."""
+    second_look = DEFAULT_SECOND_LOOK or SecondLook()
+    outputs = {}
+    for look in looks:
+        t = time.perf_counter()
+        output = second_look.rescore(image, raw, detector.search) if look else raw
+        ms = first_ms + (time.perf_counter() - t) * 1000
+        outputs[look, None] = (output, ms)
+        if face_check is None:
+            continue
+        t = time.perf_counter()
+        todo = output.scores >= FACE_CHECK_FLOOR
+        faces = np.array([yunet_to_face(b) for b in output.boxes[todo]]).reshape(-1, 4)
+        probs = face_check.face_probs(image, faces)
+        check_ms = (time.perf_counter() - t) * 1000
+        for threshold in face_check_thresholds:
+            scores = output.scores.copy()
+            scores[np.flatnonzero(todo)[probs < threshold]] = 0.0
+            outputs[look, threshold] = (replace(output, scores=scores), ms + check_ms)
+    return outputs
 
 
 def benchmark_frames(data: Path, count: int, seed: int) -> list[BenchFrame]:
@@ -183,6 +222,19 @@ def main() -> None:
         help="YuNet rows without and/or with the second look at unsure candidates (on: the "
         "detector's default SecondLook)",
     )
+    parser.add_argument(
+        "--face-check-thresholds",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also rows with the face check at each of these face probabilities",
+    )
+    parser.add_argument(
+        "--face-check-model",
+        type=Path,
+        default=Path("runs/face_check_p.onnx"),
+        help="the face check's ONNX (configs/face_check_p.json, exported)",
+    )
     parser.add_argument("--model", default=None, help="HSC model (default: the shipped S)")
     parser.add_argument("--calibrate", action="store_true", help="fit YuNet's box conversion")
     parser.add_argument(
@@ -228,7 +280,7 @@ def main() -> None:
                     0.0, width, min_face=0, threads=1, second_look=None
                 )
     looks = {"off": (False,), "on": (True,), "both": (False, True)}[args.second_look]
-    second_look = DEFAULT_SECOND_LOOK or SecondLook()
+    face_check = FaceCheck(args.face_check_model) if args.face_check_thresholds else None
     tallies: dict[str, Tally] = {}
     before = uptime()
     start = time.perf_counter()
@@ -247,21 +299,19 @@ def main() -> None:
             t = time.perf_counter()
             raw = detector.raw(frame.image)
             first_ms = (time.perf_counter() - t) * 1000
-            outputs = {}
-            for look in looks:
-                t = time.perf_counter()
-                output = second_look.rescore(frame.image, raw, detector.search) if look else raw
-                outputs[look] = (output, first_ms + (time.perf_counter() - t) * 1000)
-            for threshold, min_face, check, look in itertools.product(
-                args.thresholds, args.min_faces, checks, looks
+            outputs = later_stages(
+                frame.image, raw, first_ms, detector, looks, face_check, args.face_check_thresholds
+            )
+            for threshold, min_face, check, (look, fc) in itertools.product(
+                args.thresholds, args.min_faces, checks, outputs
             ):
                 detector.score_threshold, detector.min_face = threshold, min_face
                 detector.landmark_check = check
-                output, ms = outputs[look]
+                output, ms = outputs[look, fc]
                 t = time.perf_counter()
                 found = detector.postprocess(output, frame.image.shape)
                 ms += (time.perf_counter() - t) * 1000
-                name = yunet_name(width, threshold, min_face, threads, check, look)
+                name = yunet_name(width, threshold, min_face, threads, check, look, fc)
                 tallies.setdefault(name, Tally()).add(frame, found, ms, classifier, direct)
     seconds = time.perf_counter() - start
     after = uptime()

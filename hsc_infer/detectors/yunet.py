@@ -24,14 +24,15 @@ from hsc_infer.detectors.landmarks import plausible_face
 from hsc_infer.detectors.second_look import SecondLook
 from hsc_infer.errors import MediaError
 
-# Chosen from the benchmark table (docs/face-path-benchmark.md, 500 frames): the narrowest
-# working width and the score that find 95 % of the faces with under 0.05 false boxes per frame
-# within 15 ms: 448 px, score 0.5 (96.0 %, 0.036, 14.0 ms median with the other core busy).
-# 320 px tops out at 90.1 % (faces under 100 px get too small); 480 px needs 16.5 ms. One OpenMP
-# thread: with two, YuNet's threads wait on each other whenever anything else runs (the
-# classifier, video decoding, another program): 11.8 ms median but 466 ms p95 at 448 px in the
-# same run, against 14.0 and 50 ms, and the demo fell from 47 to 7 FPS.
-DEFAULT_DETECT_WIDTH = 448
+# Chosen on the face-path benchmark (docs/face-path-benchmark.md). On the harder v2 scenes
+# (poses, occlusion, lighting, 60-240 px faces) with the second look, 448 px found 94.4 % of the
+# held-out faces and 512 px 96.1 %, both with 0.018 false boxes per frame: faces of 60-90 px
+# are the ones a narrower search loses (87.8 % against 91.4 %). 512 px costs about 4 ms more a
+# frame (about 20 against 16 ms, one thread, on a 2-core AMD EPYC). One OpenMP thread: with two,
+# YuNet's threads wait on each other whenever anything else runs (the classifier, video
+# decoding, another program): 11.8 ms median but 466 ms p95 at 448 px (2026-12-02), against 14.0
+# and 50 ms, and the demo fell from 47 to 7 FPS.
+DEFAULT_DETECT_WIDTH = 512
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_MIN_FACE = 32  # frame pixels: smaller boxes on a 640x480 frame are texture, not faces
 DEFAULT_THREADS = 1
