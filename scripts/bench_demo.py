@@ -102,13 +102,19 @@ def two_face_clip(path: Path, faces, labels, frames: int = 300, seed: int = 0) -
 
 
 def wall_clock_run(
-    clip: Path, out: Path, every: int, threads: int = 1, max_frames: int | None = None
+    clip: Path,
+    out: Path,
+    every: int,
+    threads: int = 1,
+    width: int | None = None,
+    max_frames: int | None = None,
 ) -> tuple[float, str]:
     """(seconds from starting `python -m hsc_infer.demo` on `clip` to its exit, the demo's own
     closing summary: loop FPS and mean ms per stage)."""
     argv = [sys.executable, "-m", "hsc_infer.demo", "-v", str(clip), "--headless"]
     argv += ["--detect-every", str(every), "--detector-threads", str(threads)]
     argv += ["--output-dir", str(out)]
+    argv += [] if width is None else ["--detector-width", str(width)]
     argv += [] if max_frames is None else ["--max-frames", str(max_frames)]
     start = time.perf_counter()
     done = subprocess.run(argv, check=True, capture_output=True, text=True)
@@ -118,23 +124,24 @@ def wall_clock_run(
 
 
 def wall_clock(args: argparse.Namespace, faces, labels) -> None:
-    settings = [(n, t) for n in args.every for t in args.threads]
+    settings = [(n, t, w) for w in args.widths for n in args.every for t in args.threads]
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "two_faces.mp4"
         truths = two_face_clip(clip, faces, labels, args.wall_frames, args.seed)
         before = uptime()
-        seconds: dict[tuple[int, int], list[float]] = {s: [] for s in settings}
+        seconds: dict[tuple[int, int, int], list[float]] = {s: [] for s in settings}
         quality, summaries = {}, {}
         start_up = []
         for round_ in range(args.rounds):
             # Start-up alone: the same process stopped after its first frame.
-            first, _ = wall_clock_run(clip, Path(tmp) / f"start_{round_}", 1, max_frames=1)
+            start = Path(tmp) / f"start_{round_}"
+            first, _ = wall_clock_run(clip, start, 1, width=args.widths[0], max_frames=1)
             start_up.append(first)
-            for every, threads in settings:
-                out = Path(tmp) / f"out_{round_}_{every}_{threads}"
-                wall, summaries[every, threads] = wall_clock_run(clip, out, every, threads)
-                seconds[every, threads].append(wall)
-                quality[every, threads] = score(out / "output.jsonl", truths)
+            for setting in settings:
+                out = Path(tmp) / f"out_{round_}_{'_'.join(map(str, setting))}"
+                wall, summaries[setting] = wall_clock_run(clip, out, *setting)
+                seconds[setting].append(wall)
+                quality[setting] = score(out / "output.jsonl", truths)
         after = uptime()
     print(
         f"two-face clip: {len(truths)} frames 640x480, a new demo process per run, start-up "
@@ -143,20 +150,21 @@ def wall_clock(args: argparse.Namespace, faces, labels) -> None:
     print(f"load before: {before}\nload after:  {after}")
     print(f"start-up (a run stopped after 1 frame): {np.median(start_up):.2f} s\n")
     print(
-        "| detect every | detector threads | wall s | FPS | recall | false boxes / frame "
-        "| smile acc. (found) |"
+        "| detector width | detect every | detector threads | wall s | FPS | recall "
+        "| false boxes / frame | smile acc. (found) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for setting in settings:
+        every, threads, width = setting
         wall = float(np.median(seconds[setting]))
         recall, false, accuracy = quality[setting]
         print(
-            f"| {setting[0]} | {setting[1]} | {wall:.2f} | {len(truths) / wall:.1f} "
+            f"| {width} | {every} | {threads} | {wall:.2f} | {len(truths) / wall:.1f} "
             f"| {recall:.1%} | {false:.3f} | {accuracy:.1%} |"
         )
     print("\nThe demo's own summary (last round):")
-    for setting, summary in summaries.items():
-        print(f"  every {setting[0]}, {setting[1]} thread(s): {summary}")
+    for (every, threads, width), summary in summaries.items():
+        print(f"  width {width}, every {every}, {threads} thread(s): {summary}")
 
 
 def score(jsonl: Path, truths: list[ClipTruth]) -> tuple[float, float, float]:
@@ -212,6 +220,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--wall", action="store_true", help="the two-face clip, whole process")
     parser.add_argument("--wall-frames", type=int, default=300)
+    parser.add_argument(
+        "--widths", type=int, nargs="+", default=[512], help="--wall: YuNet's search widths"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 

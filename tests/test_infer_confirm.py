@@ -67,7 +67,9 @@ def test_unconfirmed_tracks_hidden_and_not_classified(classifier):
 
 def test_confirmed_face_kept_at_its_last_box(classifier):
     script = [[FACE], [], [], []]
-    pipeline = HeadSmilePipeline(ScriptedDetector(script), classifier, keep_missed=2)
+    pipeline = HeadSmilePipeline(
+        ScriptedDetector(script), classifier, confirm_hits=1, keep_missed=2
+    )
     results = run(pipeline, len(script))
     assert [[h.track_id for h in r.heads] for r in results] == [[1], [1], [1], []]
     assert results[2].heads[0].detection.box == FACE

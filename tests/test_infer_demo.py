@@ -61,6 +61,8 @@ def test_headless_video(models, tmp_path, caplog):
         "--headless",
         "--detect-every",
         "1",
+        "--confirm-hits",
+        "1",
     ]
     with caplog.at_level("INFO", logger="hsc_infer.demo"):
         assert app.main([*argv, "--output-dir", str(out), "--threshold", "0.1", "-efm"]) == 0
@@ -84,6 +86,7 @@ def test_headless_no_writer_no_tracking(models, tmp_path):
     hsc, deimv2 = models
     video = write_synthetic_video(tmp_path / "in.mp4", frames=3)
     argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless", "-dvw", "-dtk"]
+    argv += ["--confirm-hits", "1"]
     assert app.main([*argv, "--output-dir", str(tmp_path / "o"), "-oyt"]) == 0
     assert not (tmp_path / "o" / "output.mp4").exists()
     lines = [json.loads(x) for x in (tmp_path / "o" / "output.jsonl").read_text().splitlines()]
@@ -164,6 +167,29 @@ def test_confirmation_flags_reach_the_pipeline(models, tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "o" / "output.jsonl").read_text().splitlines()]
     # Both heads are shown from their third detection on.
     assert [[h["track_id"] for h in line["heads"]] for line in lines] == [[], [], [1, 2], [1, 2]]
+
+
+def test_by_default_a_face_shows_from_the_detectors_second_run(models, tmp_path):
+    hsc, deimv2 = models
+    video = write_synthetic_video(tmp_path / "in.mp4", frames=5)
+    argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless", "-dvw"]
+    assert app.main([*argv, "--output-dir", str(tmp_path / "o")]) == 0
+    lines = [json.loads(x) for x in (tmp_path / "o" / "output.jsonl").read_text().splitlines()]
+    # The detector runs on frames 0, 2 and 4 (every 2nd); both heads confirm on frame 2.
+    assert [len(line["heads"]) for line in lines] == [0, 0, 2, 2, 2]
+
+
+def test_yunet_width_and_threads_reach_the_detector(models, tmp_path):
+    pytest.importorskip("yuface")
+    hsc, _ = models
+    argv = ["-v", "0", "-hm", str(hsc), "-m", "yunet", "--detector-width", "320"]
+    args = app.build_parser().parse_args(
+        [*argv, "--detector-threads", "2", "--output-dir", str(tmp_path)]
+    )
+    detector = app.Demo(args).detector
+    assert (detector.detect_width, detector.threads) == (320, 2)
+    with pytest.raises(SystemExit):
+        app.build_parser().parse_args(["-v", "0", "--detector-width", "0"])
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):

@@ -140,7 +140,7 @@ def test_disable_tracking_hides_ids_but_keeps_smoothing(models, tmp_path):
     out = tmp_path / "out"
     argv = ["-v", str(video), "-hm", str(models["head"]), "-m", str(models["deimv2"])]
     argv += ["--headless", "-dvw", "-dtk", "--threshold", "0", "--output-dir", str(out)]
-    assert app.main(argv) == 0
+    assert app.main([*argv, "--confirm-hits", "1"]) == 0
     lines = [json.loads(x) for x in (out / "output.jsonl").read_text().splitlines()]
     heads = [line["heads"][0] for line in lines]
     assert all(h["smiling"] for h in heads)

@@ -59,7 +59,7 @@ def classifier(tmp_path_factory):
 
 def test_pipeline_detects_every_nth_frame_and_keeps_ids(classifier):
     detector = CountingDetector((100, 80, 160, 140))
-    pipeline = HeadSmilePipeline(detector, classifier, detect_every=3)
+    pipeline = HeadSmilePipeline(detector, classifier, detect_every=3, confirm_hits=1)
     results = [pipeline(textured_frame((2 * i, 0))) for i in range(7)]
     assert detector.calls == 3  # frames 0, 3, 6
     assert [r.detected for r in results] == [True, False, False, True, False, False, True]

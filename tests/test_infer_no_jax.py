@@ -34,7 +34,19 @@ def test_demo_runs_with_jax_imports_blocked(tmp_path):
     video = write_synthetic_video(tmp_path / "in.mp4", frames=2)
     out = tmp_path / "out"
     result = run_demo_without_jax(
-        ["-v", video, "-hm", hsc, "-m", deimv2, "--headless", "--output-dir", out]
+        [
+            "-v",
+            video,
+            "-hm",
+            hsc,
+            "-m",
+            deimv2,
+            "--headless",
+            "--confirm-hits",
+            "1",
+            "--output-dir",
+            out,
+        ]
     )
     assert result.returncode == 0, result.stderr.decode()
     lines = (out / "output.jsonl").read_text().splitlines()

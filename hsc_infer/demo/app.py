@@ -114,6 +114,7 @@ class Demo:
             trt_cache,
             int8,
             threads=args.detector_threads,
+            detect_width=args.detector_width,
         )
         logger.info("detector: %s; classifier: %r", type(detector).__name__, classifier)
         self.detector = detector

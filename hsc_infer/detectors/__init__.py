@@ -29,6 +29,7 @@ def load_detector(
     trt_cache_dir: str | Path = ".",
     trt_int8: bool = False,
     threads: int | None = None,
+    detect_width: int | None = None,
 ) -> Detector:
     """A detector by name or file.
 
@@ -36,7 +37,8 @@ def load_detector(
     "yunet", or a DEIMv2 wholebody34 ONNX file (an existing file of that name wins over a name).
     `score_threshold`: YuNet's or DEIMv2's (None: each one's default); the Haar cascade has no
     score. `provider`, `trt_cache_dir`, `trt_int8`: DEIMv2's onnxruntime settings.
-    `threads`: YuNet's CPU threads (None: its default, 1).
+    `threads`: YuNet's CPU threads (None: its default, 1). `detect_width`: the width YuNet
+    searches a frame at (None: its default).
     """
     name = str(model).lower() if model is not None else None
     if model is not None and (Path(model).is_file() or name not in DETECTOR_NAMES):
@@ -55,6 +57,8 @@ def load_detector(
         settings["score_threshold"] = score_threshold
     if threads is not None:
         settings["threads"] = threads
+    if detect_width is not None:
+        settings["detect_width"] = detect_width
     return YuNetFaceDetector(**settings)
 
 
