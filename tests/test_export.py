@@ -263,7 +263,19 @@ def test_exported_model_runs_in_the_demo_without_jax(cli_export, tmp_path):
     )
     out = tmp_path / "out"
     result = run_demo_without_jax(
-        ["-v", video, "-hm", hsc, "-m", detector, "--headless", "--output-dir", out]
+        [
+            "-v",
+            video,
+            "-hm",
+            hsc,
+            "-m",
+            detector,
+            "--headless",
+            "--confirm-hits",
+            "1",
+            "--output-dir",
+            out,
+        ]
     )
     assert result.returncode == 0, result.stderr.decode()
     lines = [json.loads(x) for x in (out / "output.jsonl").read_text().splitlines()]
