@@ -171,12 +171,12 @@ def test_confirmation_flags_reach_the_pipeline(models, tmp_path):
 
 def test_by_default_a_face_shows_from_the_detectors_second_run(models, tmp_path):
     hsc, deimv2 = models
-    video = write_synthetic_video(tmp_path / "in.mp4", frames=5)
+    video = write_synthetic_video(tmp_path / "in.mp4", frames=6)
     argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless", "-dvw"]
     assert app.main([*argv, "--output-dir", str(tmp_path / "o")]) == 0
     lines = [json.loads(x) for x in (tmp_path / "o" / "output.jsonl").read_text().splitlines()]
-    # The detector runs on frames 0, 2 and 4 (every 2nd); both heads confirm on frame 2.
-    assert [len(line["heads"]) for line in lines] == [0, 0, 2, 2, 2]
+    # The detector runs on frames 0 and 3 (every 3rd); both heads confirm on frame 3.
+    assert [len(line["heads"]) for line in lines] == [0, 0, 0, 2, 2, 2]
 
 
 def test_yunet_width_and_threads_reach_the_detector(models, tmp_path):
