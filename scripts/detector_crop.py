@@ -4,8 +4,9 @@ real photograph, instead of the FER2013 crop.
 Each face gets its own 640x480 frame, drawn from `shift_rng("detector_crop", index)`: a window
 of one of scikit-image's photographs (`face_path.BACKGROUNDS`), the face enlarged to 60-220 px,
 skin-tinted and blended in at a random spot (`face_path.paste_face`, as
-`scripts/bench_face_path.py` builds its frames). The default detector (YuNet, 448 px, score 0.5)
-runs on the frame; the detection overlapping the pasted box best, with IoU >= 0.3, is cut as
+`scripts/bench_face_path.py` builds its frames). YuNet as the demo ran it when the shift set was
+frozen (448 px, score 0.5, no second look; the demo's detector has moved on since) runs on the
+frame; the detection overlapping the pasted box best, with IoU >= 0.3, is cut as
 each model's contract says (`crop_box`). A face the detector misses has no crop: the benchmark
 counts it as "not smiling".
 """
@@ -29,9 +30,10 @@ FACE_SIDE = (60, 220)  # px in the frame, as scripts/bench_face_path.py pastes t
 
 
 def detector() -> Detector:
-    """The detector the shift set names: YuNet with the demo's default settings (MediaError
-    where the `yuface` wheel is not installed; the Haar fallback would be another benchmark)."""
-    return YuNetFaceDetector()
+    """The detector the shift set names: YuNet with the settings the demo had when
+    `ferplus-shift-v1` was frozen, so its figures stay comparable (MediaError where the `yuface`
+    wheel is not installed; the Haar fallback would be another benchmark)."""
+    return YuNetFaceDetector(score_threshold=0.5, detect_width=448, min_face=32, second_look=None)
 
 
 def pasted_frame(

@@ -120,3 +120,12 @@ def test_shipped_s_on_64_ferplus_faces(tmp_path):
     assert len(report["load_average"]["before"]) == 3
     for row in s["shifts"].values():
         assert set(row) == {"f1", "accuracy", "precision", "recall", "roc_auc"}
+
+
+def test_the_detector_shift_keeps_the_settings_it_was_frozen_with():
+    # ferplus-shift-v1's detector_crop figures were taken with YuNet at 448 px without the
+    # second look; the demo's defaults moving on must not change them.
+    pytest.importorskip("yuface")
+    yunet = detector_crop.detector()
+    assert (yunet.detect_width, yunet.score_threshold, yunet.min_face) == (448, 0.5, 32)
+    assert yunet.second_look is None
