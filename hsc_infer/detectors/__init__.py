@@ -8,6 +8,7 @@ from pathlib import Path
 from hsc_infer.detectors.base import Box, Detection, DetectionKind, Detector, Landmarks
 from hsc_infer.detectors.deimv2 import HEAD_CLASS_ID, Deimv2Detector
 from hsc_infer.detectors.haar import HaarFaceDetector
+from hsc_infer.detectors.second_look import SecondLook
 from hsc_infer.detectors.yunet import YuNetFaceDetector, yuface_available
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ __all__ = [
     "Detector",
     "HaarFaceDetector",
     "Landmarks",
+    "SecondLook",
     "YuNetFaceDetector",
     "load_detector",
 ]
