@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from bench_face_path import FERPLUS
 from face_check import square_crop
+from face_path_report import on_a_face
 from face_scenes import compose_scenes, scene_photos
 
 from hsc_infer.detectors import YuNetFaceDetector
@@ -40,11 +41,6 @@ FACE_IOU, NOT_FACE_IOU = 0.4, 0.1
 MIN_CANDIDATE_SCORE = 0.02
 RANDOM_BOXES = 3  # easy negatives per frame
 SPLIT_SHARES = (("train", 0.85), ("val", 0.10), ("test", 0.05))
-
-
-def centre_inside(box, truths) -> bool:
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return any(t[0] <= cx < t[2] and t[1] <= cy < t[3] for t in truths)
 
 
 def jittered(box, rng: np.random.Generator) -> tuple[float, float, float, float]:
@@ -82,11 +78,11 @@ def crops_of_frame(frame, detector: YuNetFaceDetector, rng) -> list[tuple[np.nda
         overlap = max((iou(face, t) for t in truths), default=0.0)
         if overlap >= FACE_IOU:
             out.append((square_crop(frame.image, face), 1))
-        elif overlap < NOT_FACE_IOU and not centre_inside(face, truths):
+        elif overlap < NOT_FACE_IOU and not on_a_face(face, truths):
             out.append((square_crop(frame.image, face), 0))
     for _ in range(RANDOM_BOXES):
         box = random_box(rng, frame.image.shape)
-        if not centre_inside(box, truths) and all(iou(box, t) < NOT_FACE_IOU for t in truths):
+        if not on_a_face(box, truths) and all(iou(box, t) < NOT_FACE_IOU for t in truths):
             out.append((square_crop(frame.image, box), 0))
     return out
 
