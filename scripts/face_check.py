@@ -13,35 +13,25 @@ whose photographs it was trained on, it did (docs/face-path-benchmark.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
 import cv2
 import numpy as np
 
 from hsc_infer.classifier import SmileClassifier
-from hsc_infer.detectors.second_look import Candidates
+from hsc_infer.detectors.base import square_patch
 
 CROP_SIDE = 48  # the side the training crops were cut at
 
-C = TypeVar("C", bound=Candidates)
-
 
 def square_crop(frame: np.ndarray, box: Sequence[float], side: int = CROP_SIDE) -> np.ndarray:
-    """The square `box` (x1, y1, x2, y2 in frame pixels; it may reach past the frame) as a
-    `side` x `side` crop, the frame's edge repeated where the box leaves it: a face at the
-    edge keeps its shape instead of being squeezed into what is left inside."""
-    x1, y1, x2, _ = box
-    scale = side / max(x2 - x1, 1e-6)
-    to_crop = np.array([[scale, 0.0, -x1 * scale], [0.0, scale, -y1 * scale]])
-    return cv2.warpAffine(
-        frame, to_crop, (side, side), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
-    )
+    """The check's crop of the square face `box`, for training and checking alike (area
+    resampling: the crops are shrunk)."""
+    return square_patch(frame, box, side, cv2.INTER_AREA)
 
 
 class FaceCheck:
-    """Face probability of candidate face boxes, and dropping those under `threshold`.
+    """Face probability of candidate face boxes; a candidate under `threshold` fails.
 
     `model`: the face-check ONNX (`hsc-jax export` of the recipe's run). `threshold`: None takes
     the model's stored threshold. One onnxruntime thread: a frame has a few candidates, and idle
@@ -65,12 +55,3 @@ class FaceCheck:
         if not len(face_boxes):
             return np.empty((0,), np.float32)
         return self.model.predict([square_crop(frame, box) for box in face_boxes])
-
-    def rescore(self, frame: np.ndarray, output: C, face_boxes: np.ndarray, todo: np.ndarray) -> C:
-        """`output` with the score of each candidate marked in `todo` whose face box fails the
-        check set to 0 (the others, which the detector drops anyway, are not checked)."""
-        todo = np.flatnonzero(todo)
-        scores = output.scores.copy()
-        probs = self.face_probs(frame, face_boxes[todo])
-        scores[todo[probs < self.threshold]] = 0.0
-        return replace(output, scores=scores)

@@ -31,15 +31,12 @@ def bright_is_a_face(tmp_path_factory) -> FaceCheck:
     return FaceCheck(path, threshold=0.5)
 
 
-def test_rescore_zeroes_only_checked_candidates_that_fail(bright_is_a_face):
+def test_face_probs_are_the_models_on_each_boxs_crop(bright_is_a_face):
     frame = np.zeros((200, 200, 3), np.uint8)
     frame[:100] = 255
     bright, dark = (20, 10, 80, 70), (20, 120, 80, 180)
-    boxes = np.array([bright, dark, dark], np.float64)
-    output = YuNetOutput(np.array([0.9, 0.9, 0.1]), boxes, np.zeros((3, 5, 2)))
-    rescored = bright_is_a_face.rescore(frame, output, boxes, np.array([True, True, False]))
-    assert rescored.scores.tolist() == [0.9, 0.0, 0.1]
-    assert output.scores.tolist() == [0.9, 0.9, 0.1]
+    probs = bright_is_a_face.face_probs(frame, [bright, dark])
+    assert probs[0] >= bright_is_a_face.threshold > probs[1]
     assert bright_is_a_face.face_probs(frame, []).shape == (0,)
 
 

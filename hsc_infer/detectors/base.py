@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+import cv2
 import numpy as np
 
 from hsc_infer.errors import ContractError
@@ -87,4 +88,22 @@ def clamp_box(box: Sequence[float], frame_shape: Sequence[int]) -> Box:
         min(max(math.floor(y1), 0), h),
         min(max(math.ceil(x2), 0), w),
         min(max(math.ceil(y2), 0), h),
+    )
+
+
+def square_patch(
+    frame: np.ndarray,
+    box: Sequence[float],
+    side: int,
+    interpolation: int = cv2.INTER_LINEAR,
+) -> np.ndarray:
+    """The square at `box`'s corner (x1, y1) with `box`'s width as its side, in frame pixels
+    that may reach past the frame, resampled to `side` x `side`. The frame's edge is repeated
+    where the square leaves it: a face at the edge keeps its shape and a plausible surround
+    instead of being squeezed into what is left inside."""
+    x1, y1, x2, _ = box
+    scale = side / max(x2 - x1, 1e-6)
+    to_patch = np.array([[scale, 0.0, -x1 * scale], [0.0, scale, -y1 * scale]])
+    return cv2.warpAffine(
+        frame, to_patch, (side, side), flags=interpolation, borderMode=cv2.BORDER_REPLICATE
     )

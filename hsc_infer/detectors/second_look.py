@@ -22,10 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
-import cv2
 import numpy as np
 
-from hsc_infer.detectors.base import iou
+from hsc_infer.detectors.base import iou, square_patch
 
 
 class Candidates(Protocol):
@@ -65,16 +64,7 @@ class SecondLook:
         side = self.context * max(x2 - x1, y2 - y1)
         left, top = (x1 + x2 - side) / 2, (y1 + y2 - side) / 2
         scale = self.patch / side
-        to_patch = np.array([[scale, 0.0, -left * scale], [0.0, scale, -top * scale]])
-        # Replicated borders: a face at the frame's edge keeps a plausible surround.
-        patch = cv2.warpAffine(
-            frame,
-            to_patch,
-            (self.patch, self.patch),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        found = search(patch)
+        found = search(square_patch(frame, (left, top, left + side, top + side), self.patch))
         boxes = found.boxes / scale + np.array([left, top, left, top])
         return max(
             (
