@@ -102,19 +102,11 @@ def two_face_clip(path: Path, faces, labels, frames: int = 300, seed: int = 0) -
 
 
 def wall_clock_run(
-    clip: Path,
-    out: Path,
-    every: int,
-    threads: int = 1,
-    width: int | None = None,
-    max_frames: int | None = None,
+    setting: Setting, clip: Path, out: Path, max_frames: int | None = None
 ) -> tuple[float, str]:
     """(seconds from starting `python -m hsc_infer.demo` on `clip` to its exit, the demo's own
     closing summary: loop FPS and mean ms per stage)."""
-    argv = [sys.executable, "-m", "hsc_infer.demo", "-v", str(clip), "--headless"]
-    argv += ["--detect-every", str(every), "--detector-threads", str(threads)]
-    argv += ["--output-dir", str(out)]
-    argv += [] if width is None else ["--detector-width", str(width)]
+    argv = [sys.executable, "-m", "hsc_infer.demo", *setting.argv(clip, out)]
     argv += [] if max_frames is None else ["--max-frames", str(max_frames)]
     start = time.perf_counter()
     done = subprocess.run(argv, check=True, capture_output=True, text=True)
@@ -124,22 +116,27 @@ def wall_clock_run(
 
 
 def wall_clock(args: argparse.Namespace, faces, labels) -> None:
-    settings = [(n, t, w) for w in args.widths for n in args.every for t in args.threads]
+    settings = [
+        Setting("yunet", n, t, detector_width=w)
+        for w in args.widths
+        for n in args.every
+        for t in args.threads
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "two_faces.mp4"
         truths = two_face_clip(clip, faces, labels, args.wall_frames, args.seed)
         before = uptime()
-        seconds: dict[tuple[int, int, int], list[float]] = {s: [] for s in settings}
+        seconds: dict[Setting, list[float]] = {s: [] for s in settings}
         quality, summaries = {}, {}
         start_up = []
         for round_ in range(args.rounds):
             # Start-up alone: the same process stopped after its first frame.
             start = Path(tmp) / f"start_{round_}"
-            first, _ = wall_clock_run(clip, start, 1, width=args.widths[0], max_frames=1)
+            first, _ = wall_clock_run(settings[0], clip, start, max_frames=1)
             start_up.append(first)
-            for setting in settings:
-                out = Path(tmp) / f"out_{round_}_{'_'.join(map(str, setting))}"
-                wall, summaries[setting] = wall_clock_run(clip, out, *setting)
+            for index, setting in enumerate(settings):
+                out = Path(tmp) / f"out_{round_}_{index}"
+                wall, summaries[setting] = wall_clock_run(setting, clip, out)
                 seconds[setting].append(wall)
                 quality[setting] = score(out / "output.jsonl", truths)
         after = uptime()
@@ -154,17 +151,18 @@ def wall_clock(args: argparse.Namespace, faces, labels) -> None:
         "| false boxes / frame | smile acc. (found) |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for setting in settings:
-        every, threads, width = setting
-        wall = float(np.median(seconds[setting]))
-        recall, false, accuracy = quality[setting]
+    for s in settings:
+        wall = float(np.median(seconds[s]))
+        recall, false, accuracy = quality[s]
         print(
-            f"| {width} | {every} | {threads} | {wall:.2f} | {len(truths) / wall:.1f} "
-            f"| {recall:.1%} | {false:.3f} | {accuracy:.1%} |"
+            f"| {s.detector_width} | {s.every} | {s.detector_threads} | {wall:.2f} "
+            f"| {len(truths) / wall:.1f} | {recall:.1%} | {false:.3f} | {accuracy:.1%} |"
         )
     print("\nThe demo's own summary (last round):")
-    for (every, threads, width), summary in summaries.items():
-        print(f"  width {width}, every {every}, {threads} thread(s): {summary}")
+    for s, summary in summaries.items():
+        print(
+            f"  width {s.detector_width}, every {s.every}, {s.detector_threads} thread(s): {summary}"
+        )
 
 
 def score(jsonl: Path, truths: list[ClipTruth]) -> tuple[float, float, float]:
@@ -189,6 +187,7 @@ class Setting:
     detector_threads: int = 1
     window: bool = False
     io_threads: bool = True
+    detector_width: int | None = None  # None: the demo's default
 
     def mode(self) -> str:
         mode = "window" if self.window else "headless"
@@ -198,6 +197,9 @@ class Setting:
         argv = ["-v", str(clip), "-m", self.detector, "--detect-every", str(self.every)]
         argv += ["--detector-threads", str(self.detector_threads), "--output-dir", str(out)]
         argv += ["-dwk"] if self.window else ["--headless"]
+        argv += (
+            [] if self.detector_width is None else ["--detector-width", str(self.detector_width)]
+        )
         return argv + ([] if self.io_threads else ["--no-io-threads"])
 
 
