@@ -8,7 +8,7 @@ costs in recall and smile accuracy on moving faces.
     .venv/bin/python scripts/bench_demo.py --wall --rounds 3     # the bar: a new process per run
 
 Builds a 640x480, 30 FPS clip (mp4v, in a temporary folder) from the face-path benchmark's
-backgrounds with leak-free FERPlus test faces drifting across them (scripts/face_path.py:
+backgrounds with leak-free FERPlus test faces drifting across them (scripts/face_clips.py:
 `compose_clip`), then runs `python -m hsc_infer.demo` headless on it (writing output.mp4 and
 output.jsonl, as a user would) with the shipped S model, once per setting and round, settings
 in turn. For each setting it prints the loop's FPS (frames / wall time, reading and writing
@@ -40,12 +40,11 @@ import cv2
 import numpy as np
 from bench_face_path import FERPLUS
 from bench_support import machine_line, uptime
+from face_clips import ClipTruth, compose_clip, drift
 from face_path import (
     BACKGROUNDS,
     SKIN_TONES_BGR,
-    ClipTruth,
     background_frame,
-    compose_clip,
     leak_free_test_faces,
     paste_face,
     skimage_photos,
@@ -87,13 +86,7 @@ def two_face_clip(path: Path, faces, labels, frames: int = 300, seed: int = 0) -
         frame = background.copy()
         boxes = []
         for i in range(2):
-            xy[i] += velocity[i]
-            for axis, limit in ((0, 640 - sides[i]), (1, 480 - sides[i])):
-                if not 0 <= xy[i, axis] <= limit:
-                    velocity[i, axis] = -velocity[i, axis]
-                    xy[i, axis] = min(max(xy[i, axis], 0), limit)
-            x, y = (int(round(v)) for v in xy[i])
-            boxes.append((x, y, x + int(sides[i]), y + int(sides[i])))
+            boxes.append(drift(xy[i], velocity[i], int(sides[i]), (480, 640)))
             paste_face(frame, faces[i], boxes[-1], tones[i])
         writer.write(frame)
         truths.append(ClipTruth(tuple(boxes), (bool(labels[0]), bool(labels[1]))))

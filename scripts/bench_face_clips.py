@@ -4,7 +4,7 @@
     .venv/bin/python scripts/bench_face_clips.py --seeds 0 1 --thresholds 0.5 0.45 0.4 \\
         --every 1 2 --slacks 0 1
 
-Clips (640x480) are `face_path.compose_clip`'s segments, leak-free FERPlus test faces drifting
+Clips (640x480) are `face_clips.compose_clip`'s segments, leak-free FERPlus test faces drifting
 over scikit-image photographs (the first segment holds no face), seen through a camera
 (`face_clips.py`: fresh sensor noise on every frame and a smooth shake of a few pixels), so a
 false box on the background is not the same box frame after frame. YuNet (the demo's default
@@ -42,8 +42,8 @@ import cv2
 import numpy as np
 from bench_face_path import FERPLUS
 from bench_support import machine_line, uptime
-from face_clips import NOISE_SIGMA, camera_clip
-from face_path import ClipTruth, leak_free_test_faces, skimage_photos
+from face_clips import NOISE_SIGMA, ClipTruth, camera_clip
+from face_path import leak_free_test_faces, skimage_photos
 from face_path_report import match
 
 from hsc_infer import SmileClassifier

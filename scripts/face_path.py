@@ -7,14 +7,14 @@ original crops. A contract whose crop kind, margin or colour mode does not match
 data shows up as a gap between the two F1 scores. `scripts/check_face_path.py` runs it on the
 shipped models; tests/test_pathcheck.py tests it (pytest puts scripts/ on sys.path).
 
-The second half builds frames and clips over real photographs (scikit-image's, a dev
-dependency) with known face boxes, at run time: `scripts/bench_face_path.py` measures the
-detectors on them and `scripts/bench_demo.py` the whole demo loop.
+The second half builds frames over real photographs (scikit-image's, a dev dependency) with
+known face boxes, at run time, for `scripts/bench_face_path.py` to measure the detectors on;
+`face_clips.py` builds clips from the same pieces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -228,7 +228,7 @@ class BenchFrame:
     background: str
 
 
-def _free_box(
+def free_box(
     rng: np.random.Generator,
     taken: list[tuple[int, int, int, int]],
     side: int,
@@ -322,7 +322,7 @@ def compose_frames(
         else:
             for _ in range(int(rng.integers(1, max_faces + 1))):
                 side = int(rng.integers(side_range[0], side_range[1] + 1))
-                box = _free_box(rng, boxes, side, frame_size)
+                box = free_box(rng, boxes, side, frame_size)
                 if box is None:
                     continue
                 tone = np.asarray(SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32)
@@ -334,66 +334,3 @@ def compose_frames(
                 crops.append(faces[index])
         frames.append(BenchFrame(image, tuple(boxes), tuple(smiling), tuple(crops), name))
     return frames
-
-
-@dataclass(frozen=True)
-class ClipTruth:
-    boxes: tuple[tuple[int, int, int, int], ...]  # per face in this frame
-    smiling: tuple[bool, ...]
-
-
-def compose_clip(
-    faces: Sequence[np.ndarray],
-    labels: np.ndarray,
-    photos: dict[str, np.ndarray],
-    segments: int = 5,
-    segment_frames: int = 60,
-    seed: int = 0,
-    frame_size: tuple[int, int] = (480, 640),
-    side_range: tuple[int, int] = (60, 220),
-    max_speed: float = 4.0,
-) -> Iterator[tuple[np.ndarray, ClipTruth]]:
-    """Frames of a clip and their true faces: segments over the benchmark's backgrounds, each
-    with 0-2 FERPlus faces drifting up to `max_speed` px per frame (a head moving at 120 px/s at
-    30 FPS) and bouncing off the edges; the first segment holds no face."""
-    rng = np.random.default_rng(seed)
-    names = [n for n in BACKGROUNDS if n in photos]
-    h, w = frame_size
-    next_face = 0
-    for segment in range(segments):
-        background = background_frame(photos[names[int(rng.integers(len(names)))]], rng)
-        movers = []
-        for _ in range(0 if segment == 0 else int(rng.integers(1, 3))):
-            side = int(rng.integers(side_range[0], side_range[1] + 1))
-            box = _free_box(rng, [m["box"] for m in movers], side, frame_size)
-            if box is None:
-                continue
-            index = next_face % len(faces)
-            next_face += 1
-            movers.append(
-                {
-                    "box": box,
-                    "xy": np.array(box[:2], np.float64),
-                    "v": rng.uniform(-max_speed, max_speed, size=2),
-                    "face": faces[index],
-                    "smiling": bool(labels[index]),
-                    "tone": np.asarray(
-                        SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32
-                    ),
-                }
-            )
-        for _ in range(segment_frames):
-            frame = background.copy()
-            boxes = []
-            for m in movers:
-                side = m["box"][2] - m["box"][0]
-                m["xy"] += m["v"]
-                for axis, limit in ((0, w - side), (1, h - side)):
-                    if not 0 <= m["xy"][axis] <= limit:
-                        m["v"][axis] = -m["v"][axis]
-                        m["xy"][axis] = min(max(m["xy"][axis], 0), limit)
-                x, y = (int(round(v)) for v in m["xy"])
-                box = (x, y, x + side, y + side)
-                paste_face(frame, m["face"], box, m["tone"])
-                boxes.append(box)
-            yield frame, ClipTruth(tuple(boxes), tuple(m["smiling"] for m in movers))

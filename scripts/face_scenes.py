@@ -32,8 +32,8 @@ from face_path import (
     ASTRONAUT_FACE,
     SKIN_TONES_BGR,
     BenchFrame,
-    _free_box,
     background_frame,
+    free_box,
     photo_face_frame,
 )
 
@@ -292,7 +292,7 @@ def compose_scenes(
             for _ in range(int(rng.integers(1, MAX_FACES + 1))):
                 side, condition = draw_side(rng), draw_condition(rng)
                 space = footprint(side, condition)
-                placed = _free_box(rng, taken, space, frame_size)
+                placed = free_box(rng, taken, space, frame_size)
                 if placed is None:
                     continue
                 pad = (space - side) // 2

@@ -63,7 +63,7 @@ def test_shake_is_small_and_smooth():
 
 def test_benchmark_scores_what_is_shown():
     from bench_face_clips import Setting, Tally
-    from face_path import ClipTruth
+    from face_clips import ClipTruth
 
     from hsc_infer.demo.pipeline import FrameResult, HeadResult
     from hsc_infer.detectors import Detection
