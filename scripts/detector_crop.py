@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from face_path import BACKGROUNDS, MIN_IOU, SKIN_TONES_BGR, background_frame, paste_face
+from face_path import BACKGROUNDS, MIN_IOU, background_frame, paste_face, skin_tone
 
 from hsc_infer.contract import ModelContract
 from hsc_infer.crops import crop, crop_box
@@ -46,7 +46,7 @@ def pasted_frame(
     side = int(rng.integers(FACE_SIDE[0], FACE_SIDE[1] + 1))
     x = int(rng.integers(0, FRAME_SIZE[1] - side + 1))
     y = int(rng.integers(0, FRAME_SIZE[0] - side + 1))
-    tone = np.asarray(SKIN_TONES_BGR[int(rng.integers(len(SKIN_TONES_BGR)))], np.float32)
+    tone = skin_tone(rng)
     box = (x, y, x + side, y + side)
     paste_face(frame, face, box, tone)
     return frame, box

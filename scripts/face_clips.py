@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from face_path import BACKGROUNDS, SKIN_TONES_BGR, background_frame, free_box, paste_face
+from face_path import BACKGROUNDS, background_frame, free_box, paste_face, skin_tone
 
 NOISE_SIGMA = 3.0  # grey levels: a webcam's sensor noise in ordinary indoor light
 # The shake's random walk: velocity v <- V_KEEP v + N(0, SHAKE_STEP), offset p <- P_KEEP p + v.
@@ -82,9 +82,7 @@ def compose_clip(
                     "v": rng.uniform(-max_speed, max_speed, size=2),
                     "face": faces[index],
                     "smiling": bool(labels[index]),
-                    "tone": np.asarray(
-                        SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32
-                    ),
+                    "tone": skin_tone(rng),
                 }
             )
         for _ in range(segment_frames):

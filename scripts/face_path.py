@@ -29,6 +29,11 @@ MIN_IOU = 0.3  # a detection overlapping the pasted face this much counts as fin
 SKIN_TONES_BGR = ((0.72, 0.82, 1.0), (0.60, 0.72, 0.92), (0.45, 0.55, 0.70), (0.80, 0.86, 0.98))
 
 
+def skin_tone(rng: np.random.Generator) -> np.ndarray:
+    """One of `SKIN_TONES_BGR`, drawn by `rng`: the per-channel gain a grey face is tinted by."""
+    return np.asarray(SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32)
+
+
 def paste_face_in_frame(
     face: np.ndarray,
     rng: np.random.Generator,
@@ -45,7 +50,7 @@ def paste_face_in_frame(
     grey = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
     side = int(rng.integers(side_range[0], side_range[1] + 1))
     big = cv2.resize(grey, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    tone = np.asarray(SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32)
+    tone = skin_tone(rng)
     corners = rng.uniform(40, 220, size=(2, 2, 3)).astype(np.float32)
     frame = cv2.resize(corners, (w, h), interpolation=cv2.INTER_LINEAR)
     frame += rng.normal(0.0, 4.0, size=frame.shape).astype(np.float32)
@@ -325,7 +330,7 @@ def compose_frames(
                 box = free_box(rng, boxes, side, frame_size)
                 if box is None:
                     continue
-                tone = np.asarray(SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32)
+                tone = skin_tone(rng)
                 index = next_face % len(faces)
                 next_face += 1
                 paste_face(image, faces[index], box, tone)

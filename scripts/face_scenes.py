@@ -30,11 +30,11 @@ import numpy as np
 from face_conditions import draw_condition, footprint, paste_with_condition
 from face_path import (
     ASTRONAUT_FACE,
-    SKIN_TONES_BGR,
     BenchFrame,
     background_frame,
     free_box,
     photo_face_frame,
+    skin_tone,
 )
 
 SCENES_VERSION = "face-scenes-v2"
@@ -297,7 +297,7 @@ def compose_scenes(
                     continue
                 pad = (space - side) // 2
                 box = (placed[0] + pad, placed[1] + pad, placed[2] - pad, placed[3] - pad)
-                tone = np.asarray(SKIN_TONES_BGR[rng.integers(len(SKIN_TONES_BGR))], np.float32)
+                tone = skin_tone(rng)
                 index = int(order[next_face % len(faces)])
                 next_face += 1
                 paste_with_condition(image, scene, faces[index], box, tone, condition)
