@@ -75,6 +75,18 @@ def test_haar_detector_by_name():
     assert assert_detector_contract(detector, np.zeros((120, 160, 3), np.uint8), "face") == []
 
 
+def test_yunet_only_settings_given_for_another_detector_are_reported(caplog):
+    with caplog.at_level("WARNING", logger="hsc_infer.detectors"):
+        assert isinstance(load_detector("haar", threads=2, detect_width=320), HaarFaceDetector)
+    assert caplog.messages == [
+        "threads and detect_width apply to YuNet only; the Haar detector ignores them"
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="hsc_infer.detectors"):
+        load_detector("haar")
+    assert caplog.messages == []
+
+
 def test_haar_cascade_choice_and_a_bad_name():
     assert HaarFaceDetector(cascade="alt2", equalize=False).equalize is False
     with pytest.raises(ValueError, match="alt2"):

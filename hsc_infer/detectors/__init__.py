@@ -23,6 +23,13 @@ def default_detector_name() -> str:
     return "yunet" if yuface_available() else "haar"
 
 
+def warn_unused(settings: dict, detector: str) -> None:
+    """Log the YuNet-only settings a caller gave for another detector: they do not act."""
+    given = [name for name, value in settings.items() if value is not None]
+    if given:
+        logger.warning("%s apply to YuNet only; %s ignores them", " and ".join(given), detector)
+
+
 def load_detector(
     model: str | Path | None = None,
     provider: str = "cpu",
@@ -42,7 +49,9 @@ def load_detector(
     searches a frame at (None: its default).
     """
     name = str(model).lower() if model is not None else None
+    yunet_only = {"threads": threads, "detect_width": detect_width}
     if model is not None and (Path(model).is_file() or name not in DETECTOR_NAMES):
+        warn_unused(yunet_only, "the DEIMv2 detector")
         threshold = DEIMV2_SCORE_THRESHOLD if score_threshold is None else score_threshold
         return Deimv2Detector(
             model, provider, threshold, trt_cache_dir=trt_cache_dir, trt_int8=trt_int8
@@ -52,6 +61,7 @@ def load_detector(
         if name == "haar":
             logger.info("yuface is not installed here: using the Haar face detector")
     if name == "haar":
+        warn_unused(yunet_only, "the Haar detector")
         return HaarFaceDetector()
     settings: dict = {}
     if score_threshold is not None:
