@@ -5,7 +5,7 @@
 
 Random-init weights are enough for latency and size; every export is verified against JAX.
 About 1-2 minutes for all seven on 2 cores. Then time them with
-`python scripts/bench_infer.py runs/named_onnx/*.onnx`. The work is
+`python -m benchmarks.inference.latency runs/named_onnx/*.onnx`. The work is
 `hsc_jax.export.export_named_size`.
 """
 

@@ -2,9 +2,9 @@
 the environment of child interpreters that import from tests/.
 
 Tests import this as `from helpers import ...` (pytest puts tests/ on sys.path). The tiny
-stand-in models and the synthetic video live in scripts/stand_ins.py, which
-`scripts/bench_infer.py` uses too (pytest puts scripts/ on sys.path: pyproject.toml); they are
-imported here so the tests keep one place to import helpers from.
+stand-in models and the synthetic video live in benchmarks/inference/stand_ins.py, which
+`benchmarks/inference/latency.py` uses too; they are imported here so the tests keep one place
+to import helpers from.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-from stand_ins import (
+
+from benchmarks.inference.stand_ins import (
     OPSET,
     build_tiny_classifier,
     build_tiny_deimv2,
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 TESTS = Path(__file__).resolve().parent
-SCRIPTS = TESTS.parent / "scripts"
+ROOT = TESTS.parent
 
 
 def build_custom_graph(path: str | Path, inputs, outputs, nodes, initialisers=()) -> Path:
@@ -101,10 +102,10 @@ def run_demo_without_jax(argv: list[str], timeout: float = 120) -> subprocess.Co
 
 
 def child_environment(**overrides: str) -> dict[str, str]:
-    """This process's environment with `overrides`, and tests/, scripts/ and the project root
-    first on PYTHONPATH (as pytest puts them on sys.path): a child interpreter imports `fakes`,
-    the test modules and this checkout's packages as the tests do."""
+    """This process's environment with `overrides`, and tests/ and the project root first on
+    PYTHONPATH (as `python -m pytest` from the root has them on sys.path): a child interpreter
+    imports `fakes`, the test modules, `benchmarks` and this checkout's packages as the tests do."""
     env = dict(os.environ, **overrides)
-    paths = [str(TESTS), str(SCRIPTS), str(TESTS.parent), env.get("PYTHONPATH")]
+    paths = [str(TESTS), str(ROOT), env.get("PYTHONPATH")]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     return env

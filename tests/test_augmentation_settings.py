@@ -1,5 +1,5 @@
 """The augmentation settings of training (hsc_jax/train/augment.py) and the copy that
-scripts/torch_reference_settings.py holds for the PyTorch reference-style trainer agree with the
+benchmarks/torch_reference/settings.py holds for the PyTorch reference-style trainer agree with the
 reference's, as the spec states them (training.md, the
 numbered "Training augmentation, in order" list). The values are read from the spec's text, so
 a change on either side shows up here."""
@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-import torch_reference_settings
 
+from benchmarks.torch_reference import settings as torch_reference_settings
 from hsc_jax.train import augment
 from hsc_jax.train.config import TrainConfig
 

@@ -1,4 +1,4 @@
-"""The two-face clip that `scripts/bench_demo.py --wall` times the demo on."""
+"""The two-face clip that `benchmarks/inference/demo.py --wall` times the demo on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("skimage")
-from bench_demo import two_face_clip
+from benchmarks.inference.demo import two_face_clip
 
 
 def test_two_faces_in_every_frame_inside_it_and_the_same_for_a_seed(tmp_path):

@@ -1,18 +1,18 @@
-"""The FERPlus-shift benchmark (scripts/bench_robustness.py) and its detector_crop shift
-(scripts/detector_crop.py): a tiny model and fake detectors here, the shipped S on FERPlus in
+"""The FERPlus-shift benchmark (benchmarks/robustness/ferplus_shift.py) and its detector_crop shift
+(benchmarks/robustness/detector_crop.py): a tiny model and fake detectors here, the shipped S on FERPlus in
 the shared test."""
 
 from __future__ import annotations
 
 import json
 
-import bench_robustness
-import detector_crop
 import numpy as np
 import pytest
-from face_path import BACKGROUNDS
 from helpers import build_tiny_classifier
 
+from benchmarks.face_path.frames import BACKGROUNDS
+from benchmarks.robustness import detector_crop
+from benchmarks.robustness import ferplus_shift as bench_robustness
 from hsc_infer import ModelContract
 from hsc_infer.detectors import Detection
 from hsc_jax.evaluation.shifts import SCORED_SHIFTS, SHIFT_NAMES, SHIFT_SET_VERSION

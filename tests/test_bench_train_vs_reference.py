@@ -1,17 +1,18 @@
-"""The parts of scripts/bench_train_vs_reference.py that need no torch: the subset it takes, the
+"""The parts of benchmarks/training/vs_reference.py that need no torch: the subset it takes, the
 .npz it hands the PyTorch side, the `hsc-jax train` flags it passes and its missing-torch error."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
-import bench_train_vs_reference as bench
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from benchmarks.training import vs_reference as bench
 from hsc_jax.data.synth import render_synthetic_dataset
 from hsc_jax.train.cli import train as train_command
 
@@ -100,13 +101,13 @@ def test_the_jax_command_passes_flags_that_hsc_jax_train_accepts(tmp_path: Path)
 def test_the_torch_command_runs_the_reference_script_under_the_given_python(tmp_path: Path):
     args = argparse.Namespace(size="p", batch_size=32, epochs=1, torch_python="/opt/py")
     command = bench.torch_command(tmp_path / "subset.npz", tmp_path / "run", args)
-    assert command[:2] == ["/opt/py", str(bench.TORCH_SCRIPT)]
+    assert command[:3] == ["/opt/py", "-m", bench.TORCH_MODULE]
     assert command[-2:] == ["--layout", "channels_last"]
-    assert bench.TORCH_SCRIPT.is_file()
+    script_path = Path(importlib.util.find_spec(bench.TORCH_MODULE).origin)
     nchw = bench.torch_command(tmp_path / "subset.npz", tmp_path / "run", args, layout="nchw")
     assert nchw[-2:] == ["--layout", "nchw"]
     # The script accepts every layout the benchmark may ask for.
-    script = bench.TORCH_SCRIPT.read_text()
+    script = script_path.read_text()
     assert all(f'"{layout}":' in script for layout in bench.TORCH_LAYOUTS)
 
 
@@ -126,8 +127,6 @@ def test_an_interpreter_without_torch_is_refused():
 
 
 def _has_torch() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("torch") is not None
 
 

@@ -1,13 +1,13 @@
-"""The face check lever (scripts/face_check.py) and the crops its data is built from
-(scripts/face_check_data.py)."""
+"""The face check lever (benchmarks/face_path/face_check.py) and the crops its data is built from
+(benchmarks/face_path/face_check_data.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from face_check import FaceCheck, square_crop
-from stand_ins import build_tiny_classifier
 
+from benchmarks.face_path.face_check import FaceCheck, square_crop
+from benchmarks.inference.stand_ins import build_tiny_classifier
 from hsc_infer.detectors.yunet import YuNetOutput
 
 
@@ -42,8 +42,8 @@ def test_face_probs_are_the_models_on_each_boxs_crop(bright_is_a_face):
 
 def test_the_training_crops_are_labelled_by_overlap():
     pytest.importorskip("skimage")
-    from face_check_data import crops_of_frame
-    from face_path import BenchFrame
+    from benchmarks.face_path.face_check_data import crops_of_frame
+    from benchmarks.face_path.frames import BenchFrame
 
     class Candidates:
         min_face = 32

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from face_clips import CAMERA_STREAM, MAX_SHAKE, camera_clip, shake_offsets
+
+from benchmarks.face_path.clips import CAMERA_STREAM, MAX_SHAKE, camera_clip, shake_offsets
 
 SEGMENTS, FRAMES = 2, 6
 
@@ -62,9 +63,8 @@ def test_shake_is_small_and_smooth():
 
 
 def test_benchmark_scores_what_is_shown():
-    from bench_face_clips import Setting, Tally
-    from face_clips import ClipTruth
-
+    from benchmarks.face_path.clips import ClipTruth
+    from benchmarks.face_path.run_clips import Setting, Tally
     from hsc_infer.demo.pipeline import FrameResult, HeadResult
     from hsc_infer.detectors import Detection
 

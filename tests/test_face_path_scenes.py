@@ -1,17 +1,18 @@
-"""Scenes v2 of the face-detection benchmark (scripts/face_scenes.py, face_conditions.py) and the
-benchmark's tallies and tables (scripts/face_path_report.py): synthetic photographs and faces
+"""Scenes v2 of the face-detection benchmark (benchmarks/face_path/scenes.py, benchmarks/face_path/conditions.py) and the
+benchmark's tallies and tables (benchmarks/face_path/report.py): synthetic photographs and faces
 here; the real photographs and the FERPlus faces where they are installed."""
 
 from __future__ import annotations
 
 import sys
 
-import bench_face_path
-import face_conditions as fc
 import numpy as np
 import pytest
-from face_path import SKIN_TONES_BGR, paste_face
-from face_path_report import (
+
+from benchmarks.face_path import conditions as fc
+from benchmarks.face_path import run as bench_face_path
+from benchmarks.face_path.frames import SKIN_TONES_BGR, paste_face
+from benchmarks.face_path.report import (
     FaceResult,
     Tally,
     condition_table,
@@ -20,7 +21,7 @@ from face_path_report import (
     size_table,
     smile_f1,
 )
-from face_scenes import (
+from benchmarks.face_path.scenes import (
     COLLAGE,
     KINDS,
     PHOTO_FACE,
@@ -34,7 +35,6 @@ from face_scenes import (
     scene_photos,
     split_faces,
 )
-
 from hsc_infer import ModelContract
 from hsc_infer.detectors import Detection
 
@@ -285,7 +285,7 @@ def test_the_tally_counts_per_face_and_per_background():
 
 
 def test_split_is_refused_with_v1_scenes(monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["bench_face_path.py", "--split", "heldout"])
+    monkeypatch.setattr(sys, "argv", ["benchmarks/face_path/run.py", "--split", "heldout"])
     with pytest.raises(SystemExit):
         bench_face_path.main()
 

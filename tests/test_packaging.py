@@ -21,7 +21,14 @@ from hsc_jax.entry import INSTALL_HINT
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hsc_infer", "hsc_jax")
 # Modules that lived in the package once, or that a test or script might be tempted to ship.
-TEST_ONLY = {"testing.py", "pathcheck.py", "helpers.py", "fakes.py", "conftest.py", "face_path.py"}
+TEST_ONLY = {
+    "testing.py",
+    "pathcheck.py",
+    "helpers.py",
+    "fakes.py",
+    "conftest.py",
+    "benchmarks/face_path/frames.py",
+}
 
 
 def build_requirements_met() -> bool:

@@ -1,13 +1,13 @@
 """Faces pasted into colour frames and found again: the check of detector + contract + model
-(scripts/face_path.py, which scripts/check_face_path.py runs on the shipped models)."""
+(benchmarks/face_path/frames.py, which benchmarks/face_path/check_crops.py runs on the shipped models)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from face_path import check_pasted_faces, f1_score, paste_face_in_frame
 from helpers import build_tiny_classifier
 
+from benchmarks.face_path.frames import check_pasted_faces, f1_score, paste_face_in_frame
 from hsc_infer import ModelContract, SmileClassifier
 from hsc_infer.detectors import Detection, HaarFaceDetector
 
@@ -71,7 +71,8 @@ def test_default_model_through_haar_on_pasted_ferplus_faces(ferplus_test_faces):
 @pytest.mark.shared
 def test_check_face_path_reads_the_same_faces_as_the_tests(ferplus_test_faces):
     from conftest import FERPLUS
-    from face_path import leak_free_test_faces
+
+    from benchmarks.face_path.frames import leak_free_test_faces
 
     faces, labels = leak_free_test_faces(FERPLUS)
     assert len(faces) == len(ferplus_test_faces[0]) == 2904

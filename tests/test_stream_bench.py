@@ -26,7 +26,14 @@ def _cpu_env() -> dict[str, str]:
 
 def test_the_gpu_check_runs_on_a_cpu_and_skips_what_needs_a_gpu(tmp_path: Path):
     output = tmp_path / "gpu.json"
-    command = ["bash", str(REPO / "scripts" / "bench_gpu.sh"), "--size", "p", "--batch_size", "16"]
+    command = [
+        "bash",
+        str(REPO / "benchmarks" / "inference" / "gpu.sh"),
+        "--size",
+        "p",
+        "--batch_size",
+        "16",
+    ]
     command += ["--image_size", "32", "--steps", "2", "--count", "96", "--runs", "3"]
     command += ["--num_workers", "1", "--output", str(output)]
     env = _cpu_env()
@@ -51,7 +58,7 @@ def test_the_stream_benchmark_measures_memory_and_speed(tmp_path: Path):
     data = tmp_path / "set"
     write_synthetic_shards(data, 120, seed=0, shards=2)
     output = tmp_path / "stream.json"
-    command = [sys.executable, str(REPO / "scripts" / "bench_stream.py"), "--data_root", str(data)]
+    command = [sys.executable, "-m", "benchmarks.training.streaming", "--data_root", str(data)]
     command += ["--size", "p", "--batch_size", "16", "--steps", "3", "--modes", "stream"]
     command += ["--stream_cache_dir", str(tmp_path / "index"), "--split", "0.8", "0.2", "0"]
     command += ["--output", str(output), "--extra", "--image_size", "32"]

@@ -12,10 +12,10 @@ from hsc_infer.detectors.yunet import DEFAULT_SCORE_THRESHOLD as YUNET_SCORE_THR
 from hsc_infer.providers import add_model_arguments
 
 # Detector runs in video mode: every 3rd frame, boxes carried by optical flow in between. On
-# camera-like clips (scripts/bench_face_clips.py, 2026-12-06) recall stays within a point from
+# camera-like clips (benchmarks/face_path/run_clips.py, 2026-12-06) recall stays within a point from
 # every frame to every 4th, and with confirmation a new face shows 3 frames (100 ms at 30 FPS)
 # after it appears. YuNet at 512 px is the loop's largest cost: the demo on a two-face clip ran at
-# 39 FPS detecting every 2nd frame and 53 every 3rd (bench_demo.py --wall, start-up included).
+# 39 FPS detecting every 2nd frame and 53 every 3rd (benchmarks/inference/demo.py --wall, start-up included).
 DEFAULT_DETECT_EVERY = 3
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from hsc_infer.detectors.base import Box, iou
 
-# The demo's defaults (its --confirm-hits / --keep-missed flags), from scripts/bench_face_clips.py
+# The demo's defaults (its --confirm-hits / --keep-missed flags), from benchmarks/face_path/run_clips.py
 # (2026-12-06, seeds 2-5 reset at each cut: 2,400 camera-like frames, 54 faces; YuNet's defaults,
 # detector on every 2nd frame as the demo runs it): k=2 halves the false tracks shown (8 -> 4)
 # and cuts false boxes from 0.043 to 0.031 per frame, for a new face shown 2 frames (67 ms at

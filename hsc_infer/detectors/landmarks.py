@@ -3,7 +3,7 @@
 Landmarks are (x, y) frame pixels in YuNet's order: right eye, left eye (the person's: the right
 eye is on the image's left), nose tip, right and left mouth corner. The layout is measured in
 the face's own frame (x along the eye line, "down" perpendicular to it), so a tilted face is
-judged like an upright one. `scripts/bench_face_landmarks.py` measures these features on the
+judged like an upright one. `benchmarks/face_path/landmarks.py` measures these features on the
 face-path benchmark's frames, true faces against false boxes
 (docs/face-path-benchmark.md, 2026-12-06).
 

@@ -4,7 +4,7 @@ compiled into the wheel, so nothing is downloaded).
 `yuface` ships wheels for CPython 3.10-3.11 on Linux x86-64 and 3.11 on Windows; where it does
 not install, `load_detector()` falls back to the Haar cascade. Its boxes run from the hairline to
 below the chin; they are converted to the project's face box (`yunet_to_face`), so a YuNet
-detection crops like a Haar one (`crops.py` then applies the model's contract). Settings are chosen by `scripts/bench_face_path.py`
+detection crops like a Haar one (`crops.py` then applies the model's contract). Settings are chosen by `benchmarks/face_path/run.py`
 (docs/face-path-benchmark.md).
 """
 
@@ -46,7 +46,7 @@ DEFAULT_SECOND_LOOK: SecondLook | None = SecondLook()
 
 # YuNet's box (hairline to below the chin, about 1.25x taller than wide) -> the face box: a square
 # of 0.9 YuNet heights on the same centre. On about 300 FERPlus faces pasted into photographs,
-# where the true box is the crop the model was trained on (`scripts/bench_face_path.py
+# where the true box is the crop the model was trained on (`benchmarks/face_path/run.py
 # --calibrate`), the true side is 0.97-1.00 YuNet heights (median at 448 and 320 px; the height
 # varies least of the candidates tried: YuNet's width, the eye-mouth and eye-eye distances) and
 # the true centre sits on YuNet's. But a pasted crop has no hair or forehead around it for YuNet's box to reach; on

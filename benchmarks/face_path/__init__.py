@@ -1,0 +1,1 @@
+"""Face detection on camera frames: scenes, conditions, clips, the report and the runners."""

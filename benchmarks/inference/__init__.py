@@ -1,0 +1,1 @@
+"""Inference speed: latency and throughput, the demo's FPS, the GPU check."""

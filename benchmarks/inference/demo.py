@@ -1,0 +1,285 @@
+"""The whole demo loop at camera speed: FPS, per-stage ms, and what detecting every Nth frame
+costs in recall and smile accuracy on moving faces.
+
+    .venv/bin/python -m benchmarks.inference.demo                          # default detector, N = 1..4
+    .venv/bin/python -m benchmarks.inference.demo --detectors yunet haar --every 1 2 --rounds 3
+    xvfb-run -a .venv/bin/python -m benchmarks.inference.demo --window    # also with a window
+    .venv/bin/python -m benchmarks.inference.demo --detectors yunet haar --threads 1 2 --no-threads
+    .venv/bin/python -m benchmarks.inference.demo --wall --rounds 3     # the bar: a new process per run
+
+Builds a 640x480, 30 FPS clip (mp4v, in a temporary folder) from the face-path benchmark's
+backgrounds with leak-free FERPlus test faces drifting across them (benchmarks/face_path/clips.py:
+`compose_clip`), then runs `python -m hsc_infer.demo` headless on it (writing output.mp4 and
+output.jsonl, as a user would) with the shipped S model, once per setting and round, settings
+in turn. For each setting it prints the loop's FPS (frames / wall time, reading and writing
+included), the mean ms of each stage, and, from output.jsonl, recall of the true faces
+(IoU >= 0.3), false boxes per frame and per-frame smile accuracy on the faces found. The load
+(`uptime`) before and after goes with the table. Results: README (Speed) and
+docs/face-path-benchmark.md.
+
+`--wall` measures what a user waits for instead: a 300-frame clip holding two faces throughout
+(`two_face_clip`), run as `python -m hsc_infer.demo --headless` in a new process per round, with
+its FPS the frames over the process's whole wall time, start-up (imports, model loading)
+included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.face_path.clips import ClipTruth, compose_clip, drift
+from benchmarks.face_path.frames import (
+    BACKGROUNDS,
+    SKIN_TONES_BGR,
+    background_frame,
+    leak_free_test_faces,
+    paste_face,
+    skimage_photos,
+)
+from benchmarks.face_path.report import match
+from benchmarks.face_path.run import FERPLUS
+from benchmarks.support import machine_line, uptime
+from hsc_infer.demo import app
+from hsc_infer.demo.stages import STAGES, StageTimes
+from hsc_infer.detectors import Detection
+
+CLIP_FPS = 30.0
+
+
+def write_clip(path: Path, faces, labels, segments: int, seed: int) -> list[ClipTruth]:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), CLIP_FPS, (640, 480))
+    truths = []
+    for frame, truth in compose_clip(faces, labels, skimage_photos(), segments, seed=seed):
+        writer.write(frame)
+        truths.append(truth)
+    writer.release()
+    return truths
+
+
+def two_face_clip(path: Path, faces, labels, frames: int = 300, seed: int = 0) -> list[ClipTruth]:
+    """A 640x480 clip of two FERPlus faces (100-160 px) drifting and bouncing over one
+    background photograph for `frames` frames, written to `path` (mp4v)."""
+    rng = np.random.default_rng(seed)
+    photos = skimage_photos()
+    names = [n for n in BACKGROUNDS if n in photos]
+    background = background_frame(photos[names[int(rng.integers(len(names)))]], rng)
+    sides = rng.integers(100, 161, size=2)
+    # Left and right halves to start with, so the two never overlap at the first frame.
+    xy = np.array([[40.0, 150.0], [360.0, 150.0]]) + rng.uniform(0, 60, size=(2, 2))
+    velocity = rng.uniform(-3.0, 3.0, size=(2, 2))
+    tones = [np.asarray(SKIN_TONES_BGR[i], np.float32) for i in rng.integers(4, size=2)]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), CLIP_FPS, (640, 480))
+    truths = []
+    for _ in range(frames):
+        frame = background.copy()
+        boxes = []
+        for i in range(2):
+            boxes.append(drift(xy[i], velocity[i], int(sides[i]), (480, 640)))
+            paste_face(frame, faces[i], boxes[-1], tones[i])
+        writer.write(frame)
+        truths.append(ClipTruth(tuple(boxes), (bool(labels[0]), bool(labels[1]))))
+    writer.release()
+    return truths
+
+
+def wall_clock_run(
+    setting: Setting, clip: Path, out: Path, max_frames: int | None = None
+) -> tuple[float, str]:
+    """(seconds from starting `python -m hsc_infer.demo` on `clip` to its exit, the demo's own
+    closing summary: loop FPS and mean ms per stage)."""
+    argv = [sys.executable, "-m", "hsc_infer.demo", *setting.argv(clip, out)]
+    argv += [] if max_frames is None else ["--max-frames", str(max_frames)]
+    start = time.perf_counter()
+    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    summary = [line for line in done.stderr.splitlines() if " FPS over " in line]
+    return seconds, summary[-1].split(": ", 1)[-1] if summary else ""
+
+
+def wall_clock(args: argparse.Namespace, faces, labels) -> None:
+    settings = [
+        Setting("yunet", n, t, detector_width=w)
+        for w in args.widths
+        for n in args.every
+        for t in args.threads
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "two_faces.mp4"
+        truths = two_face_clip(clip, faces, labels, args.wall_frames, args.seed)
+        before = uptime()
+        seconds: dict[Setting, list[float]] = {s: [] for s in settings}
+        quality, summaries = {}, {}
+        start_up = []
+        for round_ in range(args.rounds):
+            # Start-up alone: the same process stopped after its first frame.
+            start = Path(tmp) / f"start_{round_}"
+            first, _ = wall_clock_run(settings[0], clip, start, max_frames=1)
+            start_up.append(first)
+            for index, setting in enumerate(settings):
+                out = Path(tmp) / f"out_{round_}_{index}"
+                wall, summaries[setting] = wall_clock_run(setting, clip, out)
+                seconds[setting].append(wall)
+                quality[setting] = score(out / "output.jsonl", truths)
+        after = uptime()
+    print(
+        f"two-face clip: {len(truths)} frames 640x480, a new demo process per run, start-up "
+        f"included; {date.today()}; {machine_line()}; {args.rounds} round(s), median shown"
+    )
+    print(f"load before: {before}\nload after:  {after}")
+    print(f"start-up (a run stopped after 1 frame): {np.median(start_up):.2f} s\n")
+    print(
+        "| detector width | detect every | detector threads | wall s | FPS | recall "
+        "| false boxes / frame | smile acc. (found) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for s in settings:
+        wall = float(np.median(seconds[s]))
+        recall, false, accuracy = quality[s]
+        print(
+            f"| {s.detector_width} | {s.every} | {s.detector_threads} | {wall:.2f} "
+            f"| {len(truths) / wall:.1f} | {recall:.1%} | {false:.3f} | {accuracy:.1%} |"
+        )
+    print("\nThe demo's own summary (last round):")
+    for s, summary in summaries.items():
+        print(
+            f"  width {s.detector_width}, every {s.every}, {s.detector_threads} thread(s): {summary}"
+        )
+
+
+def score(jsonl: Path, truths: list[ClipTruth]) -> tuple[float, float, float]:
+    """(recall, false boxes per frame, per-frame smile accuracy on found faces)."""
+    faces = found = false = correct = 0
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    for line, truth in zip(lines, truths, strict=True):
+        heads = line["heads"]
+        boxes = [Detection(tuple(h["box"]), 1.0, kind="face") for h in heads]
+        matched = match(boxes, truth.boxes)
+        faces += len(truth.boxes)
+        found += len(matched)
+        false += len(heads) - len(matched)
+        correct += sum(heads[d]["smiling"] == truth.smiling[t] for t, d in matched.items())
+    return found / max(faces, 1), false / max(len(lines), 1), correct / max(found, 1)
+
+
+@dataclass(frozen=True)
+class Setting:
+    detector: str
+    every: int
+    detector_threads: int = 1
+    window: bool = False
+    io_threads: bool = True
+    detector_width: int | None = None  # None: the demo's default
+
+    def mode(self) -> str:
+        mode = "window" if self.window else "headless"
+        return mode + ("" if self.io_threads else ", no I/O threads")
+
+    def argv(self, clip: Path, out: Path) -> list[str]:
+        argv = ["-v", str(clip), "-m", self.detector, "--detect-every", str(self.every)]
+        argv += ["--detector-threads", str(self.detector_threads), "--output-dir", str(out)]
+        argv += ["-dwk"] if self.window else ["--headless"]
+        argv += (
+            [] if self.detector_width is None else ["--detector-width", str(self.detector_width)]
+        )
+        return argv + ([] if self.io_threads else ["--no-io-threads"])
+
+
+def run_demo(setting: Setting, clip: Path, out: Path) -> StageTimes:
+    demo = app.Demo(app.build_parser().parse_args(setting.argv(clip, out)))
+    demo.run()
+    return demo.times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
+    parser.add_argument("--detectors", nargs="+", default=["yunet"], help="-m values")
+    parser.add_argument("--every", type=int, nargs="+", default=[1, 2, 3, 4])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1], help="YuNet's threads")
+    parser.add_argument("--seconds", type=int, default=12, help="clip length (2 s segments)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per setting, interleaved")
+    parser.add_argument("--window", action="store_true", help="also run with a window")
+    parser.add_argument("--no-threads", action="store_true", help="also without I/O threads")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--wall", action="store_true", help="the two-face clip, whole process")
+    parser.add_argument("--wall-frames", type=int, default=300)
+    parser.add_argument(
+        "--widths", type=int, nargs="+", default=[512], help="--wall: YuNet's search widths"
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    faces, labels = leak_free_test_faces(args.data)
+    order = np.random.default_rng(args.seed).permutation(len(faces))
+    faces, labels = [faces[i] for i in order], labels[order]
+    if args.wall:
+        wall_clock(args, faces, labels)
+        return
+    settings = [
+        Setting(d, n, t)
+        for d in args.detectors
+        for n in args.every
+        for t in (args.threads if d == "yunet" else [1])
+    ]
+    if args.no_threads:
+        settings += [replace(s, io_threads=False) for s in settings if s.every == 2]
+    if args.window:
+        settings += [replace(s, window=True) for s in settings if s.io_threads and s.every == 2]
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        truths = write_clip(clip, faces, labels, max(1, args.seconds // 2), args.seed)
+        before = uptime()
+        results: dict[Setting, list] = {s: [] for s in settings}
+        for round_ in range(args.rounds):
+            for index, setting in enumerate(settings):
+                out = Path(tmp) / f"out_{round_}_{index}"
+                times = run_demo(setting, clip, out)
+                quality = None if setting.window else score(out / "output.jsonl", truths)
+                results[setting].append((times, quality))
+        after = uptime()
+
+    print(
+        f"clip: {len(truths)} frames 640x480 at {CLIP_FPS:g} FPS, "
+        f"{sum(len(t.boxes) for t in truths)} faces; {date.today()}; {machine_line()}; "
+        f"OpenCV {cv2.__version__}; {args.rounds} round(s), "
+        "median shown"
+    )
+    print(f"load before: {before}\nload after:  {after}\n")
+    stages = [s for s in STAGES if s != "display"] + (["display"] if args.window else [])
+    print(
+        "| detector | detect every | detector threads | mode | FPS | "
+        + " | ".join(f"{s} ms" for s in stages)
+        + " | recall | false boxes / frame | smile acc. (found) |"
+    )
+    print("|---" * (8 + len(stages)) + "|")
+    for setting, runs in results.items():
+        fps = np.median([t.loop_fps() for t, _ in runs])
+        ms = [np.median([t.means().get(s, 0.0) for t, _ in runs]) for s in stages]
+        quality = runs[0][1]
+        cells = (
+            "| - | - | - |"
+            if quality is None
+            else (f"| {quality[0]:.1%} | {quality[1]:.3f} | {quality[2]:.1%} |")
+        )
+        threads = setting.detector_threads if setting.detector == "yunet" else "-"
+        print(
+            f"| {setting.detector} | {setting.every} | {threads} | {setting.mode()} | {fps:.1f} | "
+            + " | ".join(f"{m:.1f}" for m in ms)
+            + f" {cells}"
+        )
+
+
+if __name__ == "__main__":
+    main()

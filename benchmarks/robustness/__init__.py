@@ -1,0 +1,1 @@
+"""FERPlus-shift: smile models under fixed, seeded camera, file and detector shifts."""

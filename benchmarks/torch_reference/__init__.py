@@ -1,0 +1,1 @@
+"""The PyTorch reference-style trainer and its model (torch and numpy only)."""
