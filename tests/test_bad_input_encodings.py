@@ -29,7 +29,8 @@ def _pil(image, fmt: str) -> bytes:
 
 def _odd_images() -> dict[str, tuple[bytes, tuple[int, int, int]]]:
     """name -> (encoded image, the RGB every pixel has once decoded and resized)."""
-    Image = pytest.importorskip("PIL.Image")
+    from PIL import Image as Image
+
     thin = np.empty((1, 10_000, 3), np.uint8)
     thin[:] = (30, 20, 10)  # BGR
     return {

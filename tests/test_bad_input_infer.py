@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 from bad_inputs import png_claiming
 from helpers import build_custom_graph, build_tiny_classifier
@@ -17,7 +18,6 @@ from hsc_infer import SmileClassifier, predict
 from hsc_infer.contract import CONTRACT_METADATA_KEY, ModelContract
 from hsc_infer.errors import ContractError
 
-onnx = pytest.importorskip("onnx")
 TP, helper = onnx.TensorProto, onnx.helper
 
 EARLIER_OUTPUT = "path,prob_smiling\nearlier.png,0.5\n"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
 
-pytest.importorskip("skimage")
 from benchmarks.inference.demo import two_face_clip
 
 

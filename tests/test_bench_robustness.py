@@ -77,7 +77,6 @@ def test_a_detection_far_from_the_pasted_face_is_a_miss():
 
 
 def test_the_report_scores_every_shift_and_counts_misses_as_not_smiling(tmp_path, monkeypatch):
-    pytest.importorskip("onnx")
     model = build_tiny_classifier(tmp_path / "tiny.onnx", contract=FACE_CONTRACT)
     monkeypatch.setattr(bench_robustness, "skimage_photos", fake_photos)
     monkeypatch.setattr(bench_robustness, "detector", lambda: lambda frame: [])
@@ -103,7 +102,6 @@ def test_the_report_scores_every_shift_and_counts_misses_as_not_smiling(tmp_path
 def test_shipped_s_on_64_ferplus_faces(tmp_path):
     if not bench_robustness.FERPLUS.exists():
         pytest.skip(f"FERPlus is not available at {bench_robustness.FERPLUS}")
-    pytest.importorskip("skimage")
     pytest.importorskip("yuface")
     output = tmp_path / "shift.json"
     bench_robustness.main(["--limit", "64", "--models", "s", "--output", str(output)])

@@ -117,7 +117,12 @@ def test_sigkill_during_writes_never_leaves_a_complete_looking_broken_checkpoint
     )
     try:
         assert writer.stdout.readline().strip() == "1"  # one checkpoint done, more in flight
-        time.sleep(0.05)
+        # Kill as soon as the next write has begun (its temporary folder holds something): an
+        # Orbax save takes far longer than this loop's millisecond, so the kill lands mid-write.
+        deadline = time.monotonic() + 60
+        while not any(any(p.iterdir()) for p in tmp_path.glob("*.tmp-*")):
+            assert time.monotonic() < deadline, "no second checkpoint was started"
+            time.sleep(0.001)
     finally:
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait()
@@ -133,6 +138,9 @@ def test_sigkill_during_writes_never_leaves_a_complete_looking_broken_checkpoint
             path / ckpt.MODEL_DIR, template, jax.sharding.SingleDeviceSharding(jax.devices()[0])
         )
         assert meta["epoch"] == int(path.name[-4:])
-    # Anything else is a temporary folder, which nothing loads.
+    # The kill landed during a write: its temporary folder is still there, unfinished, and
+    # anything else is a temporary folder too, which nothing loads.
     others = [p for p in tmp_path.iterdir() if p not in complete]
+    assert others, "the kill landed between two writes"
     assert all(".tmp-" in p.name for p in others)
+    assert not any((p / ckpt.COMPLETE_MARKER).exists() for p in others)

@@ -21,8 +21,6 @@ from hsc_jax.export.converter_plugins import (
     plugin_modules,
 )
 
-pytest.importorskip("jax2onnx")
-
 REPO = Path(__file__).resolve().parents[1]
 PIN_NOTE = (
     "jax2onnx changed what hsc_jax/export/converter_plugins.py relies on; adapt it (or find the "

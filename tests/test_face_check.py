@@ -26,7 +26,6 @@ def test_square_crop_cuts_the_box_and_repeats_the_edge():
 @pytest.fixture(scope="module")
 def bright_is_a_face(tmp_path_factory) -> FaceCheck:
     # The stand-in's probability is sigmoid(8 * mean pixel - 4): bright crops pass at 0.5.
-    pytest.importorskip("onnx")
     path = build_tiny_classifier(tmp_path_factory.mktemp("check") / "check.onnx")
     return FaceCheck(path, threshold=0.5)
 
@@ -41,7 +40,6 @@ def test_face_probs_are_the_models_on_each_boxs_crop(bright_is_a_face):
 
 
 def test_the_training_crops_are_labelled_by_overlap():
-    pytest.importorskip("skimage")
     from benchmarks.face_path.face_check_data import crops_of_frame
     from benchmarks.face_path.frames import BenchFrame
 

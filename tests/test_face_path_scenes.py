@@ -284,15 +284,15 @@ def test_the_tally_counts_per_face_and_per_background():
     assert "| s | 100.0% | 0.0% | 50.0% |" in conditions
 
 
-def test_split_is_refused_with_v1_scenes(monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["benchmarks/face_path/run.py", "--split", "heldout"])
-    with pytest.raises(SystemExit):
+def test_split_is_refused_with_v1_scenes(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["run.py", "--split", "heldout"])
+    with pytest.raises(SystemExit) as exited:
         bench_face_path.main()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("error: --split goes with --scenes v2")
 
 
 def test_the_real_photographs_load_for_both_splits():
-    pytest.importorskip("skimage")
-    pytest.importorskip("matplotlib")
     for split in SPLITS:
         photos = scene_photos(split)
         for name, photo in photos.items():
@@ -306,7 +306,6 @@ def test_the_real_photographs_load_for_both_splits():
 def test_heldout_frames_from_the_ferplus_faces():
     if not bench_face_path.FERPLUS.exists():
         pytest.skip(f"FERPlus is not available at {bench_face_path.FERPLUS}")
-    pytest.importorskip("skimage")
     frames = bench_face_path.scene_frames(bench_face_path.FERPLUS, 20, 0, "heldout")
     again = bench_face_path.scene_frames(bench_face_path.FERPLUS, 20, 0, "heldout")
     assert all(np.array_equal(a.image, b.image) for a, b in zip(frames, again, strict=True))

@@ -22,7 +22,8 @@ def _opencv(ext: str, *params: int) -> bytes:
 
 
 def _pillow(fmt: str, large_exif: bool = False) -> bytes:
-    Image = pytest.importorskip("PIL.Image")
+    from PIL import Image as Image
+
     options = {}
     if large_exif:  # pushes the JPEG frame header past 5 KB of other segments
         options["exif"] = Image.Exif()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 from helpers import build_custom_graph, build_tiny_classifier
 
 from hsc_infer import ModelContract, SmileClassifier
 from hsc_infer.errors import ContractError
 
-onnx = pytest.importorskip("onnx")
 helper, TP = onnx.helper, onnx.TensorProto
 
 

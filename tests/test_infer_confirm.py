@@ -43,7 +43,6 @@ class CountingClassifier:
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
-    pytest.importorskip("onnx")
     return SmileClassifier(build_tiny_classifier(tmp_path_factory.mktemp("m") / "m.onnx"))
 
 

@@ -24,7 +24,6 @@ HEAD_ROWS = [[7, 0.10, 0.25, 0.40, 0.75, 0.9], [7, 0.70, 0.05, 0.95, 0.35, 0.8]]
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    pytest.importorskip("onnx")
     root = tmp_path_factory.mktemp("demo_models")
     return (
         build_tiny_classifier(root / "hsc.onnx"),
@@ -125,15 +124,22 @@ REFERENCE_COMMAND = (
 )
 
 
-def test_reference_flags_accepted():
+def refused(argv: list[str], capsys: pytest.CaptureFixture[str], message: str) -> None:
+    """The demo's parser exits with status 2 and an error line holding `message`."""
+    with pytest.raises(SystemExit) as exited:
+        app.build_parser().parse_args(argv)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("python -m hsc_infer.demo: error: argument") and message in error
+
+
+def test_reference_flags_accepted(capsys: pytest.CaptureFixture[str]):
     args = app.build_parser().parse_args(REFERENCE_COMMAND.split(" "))
     assert args.object_score_threshold == 0.4 and args.long_history == 8
     assert args.attribute_score_threshold == 0.6
     assert args.disable_render_classids == [17, 18] and args.camera_horizontal_fov == 120
-    with pytest.raises(SystemExit):
-        app.build_parser().parse_args(["-v", "0", "--body-short-history-size", "1"])
-    with pytest.raises(SystemExit):
-        app.build_parser().parse_args(["-v", "0", "-i", "dir"])
+    refused(["-v", "0", "--body-short-history-size", "1"], capsys, "--body-short-history-size")
+    refused(["-v", "0", "-i", "dir"], capsys, "-i/--images_dir: not allowed with argument -v")
 
 
 @pytest.mark.parametrize(
@@ -150,13 +156,12 @@ def test_score_thresholds_take_the_reference_spelling_and_the_right_one(flag, de
     assert getattr(args, dest) == 0.55
 
 
-def test_confirmation_flags_reach_the_pipeline(models, tmp_path):
+def test_confirmation_flags_reach_the_pipeline(models, tmp_path, capsys):
     hsc, deimv2 = models
     defaults = app.build_parser().parse_args(["-v", "0"])
     assert (defaults.confirm_hits, defaults.keep_missed) == (CONFIRM_HITS, KEEP_MISSED)
-    for bad in (["--confirm-hits", "0"], ["--keep-missed", "-1"]):
-        with pytest.raises(SystemExit):
-            app.build_parser().parse_args(["-v", "0", *bad])
+    refused(["-v", "0", "--confirm-hits", "0"], capsys, "--confirm-hits: expected an integer >= 1")
+    refused(["-v", "0", "--keep-missed", "-1"], capsys, "--keep-missed: expected an integer >= 0")
     video = write_synthetic_video(tmp_path / "in.mp4", frames=4)
     argv = ["-v", str(video), "-hm", str(hsc), "-m", str(deimv2), "--headless", "-dvw"]
     argv += ["--detect-every", "1", "--confirm-hits", "3", "--keep-missed", "4"]
@@ -179,7 +184,7 @@ def test_by_default_a_face_shows_from_the_detectors_second_run(models, tmp_path)
     assert [len(line["heads"]) for line in lines] == [0, 0, 0, 2, 2, 2]
 
 
-def test_yunet_width_and_threads_reach_the_detector(models, tmp_path):
+def test_yunet_width_and_threads_reach_the_detector(models, tmp_path, capsys):
     pytest.importorskip("yuface")
     hsc, _ = models
     argv = ["-v", "0", "-hm", str(hsc), "-m", "yunet", "--detector-width", "320"]
@@ -188,8 +193,7 @@ def test_yunet_width_and_threads_reach_the_detector(models, tmp_path):
     )
     detector = app.Demo(args).detector
     assert (detector.detect_width, detector.threads) == (320, 2)
-    with pytest.raises(SystemExit):
-        app.build_parser().parse_args(["-v", "0", "--detector-width", "0"])
+    refused(["-v", "0", "--detector-width", "0"], capsys, "--detector-width: expected an integer")
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):

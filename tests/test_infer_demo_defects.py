@@ -22,7 +22,6 @@ HEAD_ROWS = [[7, 0.10, 0.25, 0.40, 0.75, 0.9]]  # one head, 96x120 px in a 320x2
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    pytest.importorskip("onnx")
     root = tmp_path_factory.mktemp("defect_models")
     return {
         "head": build_tiny_classifier(root / "head.onnx"),

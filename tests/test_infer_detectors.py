@@ -27,7 +27,6 @@ ROWS = [
 
 @pytest.fixture(scope="module")
 def deimv2(tmp_path_factory):
-    pytest.importorskip("onnx")
     return build_tiny_deimv2(tmp_path_factory.mktemp("det") / "deimv2.onnx", np.array(ROWS))
 
 
@@ -156,8 +155,6 @@ def test_pipeline_with_a_plugged_in_face_detector(tmp_path):
 
     from hsc_infer import SmileClassifier
     from hsc_infer.demo.pipeline import HeadSmilePipeline
-
-    pytest.importorskip("onnx")
 
     def faces(frame):
         return [Detection((100, 100, 150, 150), 1.0, kind="face")]

@@ -53,7 +53,6 @@ class CountingDetector:
 
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
-    pytest.importorskip("onnx")
     return SmileClassifier(build_tiny_classifier(tmp_path_factory.mktemp("m") / "m.onnx"))
 
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from helpers import (
     TRAINING_STACK,
     build_tiny_classifier,
@@ -28,7 +27,6 @@ def test_importing_never_imports_the_training_stack():
 
 
 def test_demo_runs_with_jax_imports_blocked(tmp_path):
-    pytest.importorskip("onnx")
     hsc = build_tiny_classifier(tmp_path / "hsc.onnx")
     deimv2 = build_tiny_deimv2(tmp_path / "det.onnx", np.array([[7, 0.1, 0.1, 0.5, 0.5, 0.9]]))
     video = write_synthetic_video(tmp_path / "in.mp4", frames=2)

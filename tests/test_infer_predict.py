@@ -17,7 +17,6 @@ HEAD_ROWS = [[7, 0.10, 0.25, 0.40, 0.75, 0.9]]
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    pytest.importorskip("onnx")
     root = tmp_path_factory.mktemp("predict")
     hsc = build_tiny_classifier(root / "hsc.onnx")
     deimv2 = build_tiny_deimv2(root / "deimv2.onnx", np.array(HEAD_ROWS))

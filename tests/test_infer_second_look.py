@@ -86,7 +86,8 @@ def test_bad_settings(settings):
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    data = pytest.importorskip("skimage.data")
+    from skimage import data as data
+
     return cv2.imread(str(Path(data.__file__).parent / "astronaut.png"), cv2.IMREAD_COLOR)
 
 
@@ -98,7 +99,8 @@ def test_yunet_looks_again_at_a_real_face_and_at_a_texture(astronaut):
     look = SecondLook()
     assert look.look(astronaut, raw.boxes[best], detector.search) >= 0.7
     # The same box over a photograph of bricks: nothing face-like on the same spot.
-    data = pytest.importorskip("skimage.data")
+    from skimage import data as data
+
     brick = cv2.imread(str(Path(data.__file__).parent / "brick.png"), cv2.IMREAD_COLOR)
     brick = cv2.resize(
         cv2.cvtColor(brick, cv2.COLOR_GRAY2BGR) if brick.ndim == 2 else brick, (512, 512)

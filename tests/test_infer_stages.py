@@ -69,7 +69,6 @@ def test_video_sink_writes_every_frame(tmp_path, threaded):
 
 
 def test_demo_logs_fps_and_stage_times(tmp_path, caplog):
-    pytest.importorskip("onnx")
     hsc = build_tiny_classifier(tmp_path / "hsc.onnx")
     deimv2 = build_tiny_deimv2(tmp_path / "det.onnx", np.array([[7, 0.1, 0.1, 0.5, 0.5, 0.9]]))
     video = write_synthetic_video(tmp_path / "in.mp4", frames=4)

@@ -3,7 +3,7 @@ distributed runtime: the same losses as one process with two devices, one set of
 checkpoint that predicts and exports, a killed process that stops the other, and a resume.
 
 Each run starts real processes (about 10 s each on 2 cores, most of it importing JAX and
-compiling), so the module is slow; the join-settings tests at the end start none or one.
+compiling), so those tests are marked slow; the join-settings tests start none.
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ def runs(data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     return {"one": one, "two": two}
 
 
+@pytest.mark.slow
 def test_two_processes_give_the_losses_of_one_process_with_two_devices(runs: dict[str, Path]):
     _same_losses(_history(runs["one"]), _history(runs["two"]), rel=1e-4)
     summary = json.loads((runs["two"] / "summary.json").read_text())
@@ -143,6 +144,7 @@ def test_two_processes_give_the_losses_of_one_process_with_two_devices(runs: dic
     assert summary["test_metrics"]["loss"] == pytest.approx(one["test_metrics"]["loss"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_two_processes_leave_one_set_of_outputs(runs: dict[str, Path]):
     two = runs["two"]
     names = sorted(p.name for p in two.iterdir())
@@ -165,6 +167,7 @@ def test_two_processes_leave_one_set_of_outputs(runs: dict[str, Path]):
     assert len(rows) == len(one_rows)
 
 
+@pytest.mark.slow
 def test_the_best_checkpoint_predicts_and_exports(runs: dict[str, Path], data: Path, tmp_path):
     import pandas as pd
 
@@ -188,6 +191,7 @@ def test_the_best_checkpoint_predicts_and_exports(runs: dict[str, Path], data: P
     assert onnx_path.is_file()
 
 
+@pytest.mark.slow
 def test_a_killed_process_stops_the_other_and_the_run_resumes(
     runs: dict[str, Path], data: Path, tmp_path: Path
 ):
@@ -223,6 +227,7 @@ def test_a_killed_process_stops_the_other_and_the_run_resumes(
     _same_losses(_history(runs["two"]), _history(run), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_processes_that_disagree_both_stop_naming_the_setting(data: Path, tmp_path: Path):
     run = tmp_path / "disagree"
     port = _free_port()
@@ -298,6 +303,7 @@ def test_a_slurm_job_is_detected(monkeypatch: pytest.MonkeyPatch):
     assert not plan_join(environ={}).multi_process  # a one-task job has nobody to join
 
 
+@pytest.mark.slow
 def test_an_unreachable_coordinator_is_a_clear_error(data: Path, tmp_path: Path):
     port = _free_port()
     command = [*_command(), "train", "--data_root", str(data), "--output_dir", str(tmp_path)]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from hsc_jax.train import augment
 
@@ -100,15 +103,25 @@ def test_brightness_and_contrast_factors():
     np.testing.assert_allclose(flat, jnp.full_like(ramp, ramp.mean()), atol=1e-3)
 
 
-def test_channel_permutation_only_reorders():
+def test_channel_permutation_only_reorders(monkeypatch: pytest.MonkeyPatch):
     x = jnp.asarray(np.random.default_rng(1).random((256, 2, 2, 3), dtype=np.float32))
-    # Photometric with brightness/contrast/colour off is the permutation alone: sort equal.
-    out = augment.random_photometric(x, jax.random.key(7), p=0.0)
-    np.testing.assert_allclose(out, x)  # p = 0: untouched
-    keys = jax.random.split(jax.random.key(0), 11)
-    order = jnp.argsort(jax.random.uniform(keys[6], (256, 3)), axis=-1)
-    permuted = jnp.take_along_axis(x, order[:, None, None, :], axis=-1)
-    np.testing.assert_allclose(jnp.sort(permuted, -1), jnp.sort(x, -1))
+    np.testing.assert_allclose(augment.random_photometric(x, jax.random.key(7), p=0.0), x)
+    # Brightness, contrast, saturation and hue at their identity: with p = 1 what is left of the
+    # photometric step is the channel permutation.
+    for name, identity in (("BRIGHTNESS", 1.0), ("CONTRAST", 1.0), ("SATURATION", 1.0)):
+        monkeypatch.setattr(augment, name, (identity, identity))
+    monkeypatch.setattr(augment, "HUE", (0.0, 0.0))
+    out = np.asarray(augment.random_photometric(x, jax.random.key(0), p=1.0))
+    x = np.asarray(x)
+    permutations = list(itertools.permutations(range(3)))
+    chosen = []
+    for image, moved in zip(x, out, strict=True):
+        errors = [np.abs(image[..., list(order)] - moved).max() for order in permutations]
+        assert min(errors) < 1e-5  # every image is its own channels, reordered
+        chosen.append(permutations[int(np.argmin(errors))])
+    # Six orders drawn evenly: about 5/6 of the images change, and every order occurs.
+    assert sum(order != (0, 1, 2) for order in chosen) > 180
+    assert set(chosen) == set(permutations)
 
 
 def test_clahe_where_changes_only_the_chosen_images():

@@ -99,6 +99,17 @@ def test_step_updates_lr_from_argument_and_keeps_float32_master_weights_under_bf
     assert float(optimizer.opt_state.hyperparams["learning_rate"][...]) == 0.25
     params = jax.tree.leaves(nnx.state(model, nnx.Param))
     assert all(p.dtype == jnp.float32 for p in params)
+    # The forward pass ran in bfloat16: the same step in float32, from the same state and key,
+    # gives logits that differ by bfloat16's rounding (8 bits of mantissa), no more.
+    logits = np.asarray(measured["logits"])
+    graphdef, state = _fake_state(parallel)
+    float32_step = step.make_train_step(graphdef, scaling, parallel)
+    _, full = float32_step(
+        state, parallel.put_batch(images), parallel.put_batch(labels), jax.random.key(0), 0.25, 1.0
+    )
+    full_logits = np.asarray(full["logits"])
+    assert np.abs(logits - full_logits).max() > 1e-4
+    np.testing.assert_allclose(logits, full_logits, rtol=0.05, atol=0.05)
 
 
 def test_eval_step_scales_like_the_contract():
