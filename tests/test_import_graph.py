@@ -1,4 +1,5 @@
-"""The project's modules import each other without loops, and each layer only downwards.
+"""The project's modules import each other without loops, and each layer only downwards:
+benchmarks -> hsc_jax -> hsc_infer.
 
 Read from the source (every import statement, at module level or inside a function, plus the
 commands that `hsc_jax/cli.py` loads by name), so a loop that only shows at run time, or only
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("hsc_infer", "hsc_jax")
+PACKAGES = ("hsc_infer", "hsc_jax", "benchmarks")
 
 
 def _module_files() -> dict[str, Path]:
@@ -81,6 +82,12 @@ def test_the_shared_cli_helpers_import_no_command():
         ("hsc_jax.data", "hsc_jax.models"),
         ("hsc_jax.data", "hsc_jax.train"),
         ("hsc_infer", "hsc_jax"),
+        # benchmarks measure the product; the product never needs them (nor ships them)
+        ("hsc_infer", "benchmarks"),
+        ("hsc_jax", "benchmarks"),
+        # the PyTorch reference trainer runs under an interpreter with torch and numpy only
+        ("benchmarks.torch_reference", "hsc_jax"),
+        ("benchmarks.torch_reference", "hsc_infer"),
     ],
 )
 def test_layers_import_only_downwards(importer: str, forbidden: str):

@@ -83,7 +83,7 @@ def test_wheel_holds_only_the_runtime_packages(names):
 def test_wheel_holds_no_test_only_module(names):
     shipped = sorted(name for name in names if PurePosixPath(name).name in TEST_ONLY)
     assert shipped == []
-    assert not any(name.startswith(("tests/", "scripts/")) for name in names)
+    assert not any(name.startswith(("tests/", "scripts/", "benchmarks/")) for name in names)
 
 
 def test_wheel_holds_every_runtime_module_and_the_shipped_models(names):
