@@ -1,5 +1,5 @@
 """The wheel holds the runtime packages and the shipped models, and nothing the tests or the
-scripts use alone (tiny-model builders, fakes, the face-path check)."""
+benchmarks use alone (tiny-model builders, fakes, the face-path check)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ TEST_ONLY = {
     "helpers.py",
     "fakes.py",
     "conftest.py",
-    "benchmarks/face_path/frames.py",
+    "face_path.py",
 }
 
 
