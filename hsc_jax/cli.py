@@ -25,6 +25,7 @@ COMMANDS = {
     "convert-torch": "hsc_jax.train.cli:convert_torch",
     "export": "hsc_jax.export.cli:export",
     "exportonnx": "hsc_jax.export.cli:export",  # the reference's name
+    "export-yunet": "hsc_jax.export.cli:export_yunet",
 }
 
 HELP = {
@@ -35,6 +36,7 @@ HELP = {
     "convert-torch": "Turn a reference PyTorch checkpoint into one of ours.",
     "export": "Export a checkpoint to ONNX.",
     "exportonnx": "Alias of export.",
+    "export-yunet": "Export libfacedetection's YuNet face detector to ONNX.",
 }
 
 

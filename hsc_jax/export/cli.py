@@ -1,4 +1,5 @@
-"""`hsc-jax export` (alias `exportonnx`): a checkpoint -> a verified ONNX model."""
+"""`hsc-jax export` (alias `exportonnx`): a checkpoint -> a verified ONNX model; `hsc-jax
+export-yunet`: libfacedetection's YuNet weights -> the face detector hsc_infer ships."""
 
 from __future__ import annotations
 
@@ -91,3 +92,32 @@ def export(
             output, "fp16" if fp16 else "int8", calibration_data=calibration_data, **common
         )
     click.echo(summary)
+
+
+@click.command("export-yunet", context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--weights",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="libfacedetection's src/facedetectcnn-data.cpp (the YuNet weights as C++ arrays).",
+)
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="ONNX file to write (the shipped one: hsc_infer/models/yunet_face.onnx).",
+)
+@click.option(
+    "--opset", default=17, show_default=True, type=click.IntRange(17, 23), help="ONNX opset."
+)
+def export_yunet(weights: Path, output: Path, opset: int) -> None:
+    """Export libfacedetection's YuNet face detector to ONNX (verified against JAX)."""
+    from hsc_jax.export.yunet import export_yunet as run_export
+
+    with user_errors():
+        report = run_export(weights, output, opset)
+    diffs = ", ".join(f"{name}: {d:.2g}" for name, d in report.max_abs_diff.items())
+    click.echo(
+        f"wrote {report.path} (opset {report.opset}, {report.node_count} nodes, "
+        f"{report.file_bytes / 1024:.0f} KB; max |onnxruntime - JAX| {diffs})"
+    )
