@@ -215,8 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-m",
         "--model",
         default=None,
-        help="detector: yunet, haar or a DEIMv2 wholebody34 ONNX (default: yunet where the "
-        "yuface wheel installs, else haar)",
+        help="detector: yunet, haar or a DEIMv2 wholebody34 ONNX (default: yunet, the "
+        "shipped ONNX model; haar where an install lacks it)",
     )
     p.add_argument(
         "-ost",

@@ -82,13 +82,23 @@ def resolve_providers(
     ]
 
 
-def session_options(intra_op_threads: int | None = None) -> ort.SessionOptions:
+# onnxruntime's session config key for whether idle intra-op threads spin (busy-wait) for work.
+ALLOW_SPINNING_KEY = "session.intra_op.allow_spinning"
+
+
+def session_options(
+    intra_op_threads: int | None = None, allow_spinning: bool = True
+) -> ort.SessionOptions:
+    """Session options; `allow_spinning=False` makes the intra-op pool's idle threads sleep
+    instead of spinning, which leaves the cores to other work between short runs."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: provider fallbacks are reported by us
     if intra_op_threads is not None:
         if intra_op_threads < 0:
             raise ValueError(f"intra_op_threads must be >= 0 (0 = default), got {intra_op_threads}")
         options.intra_op_num_threads = intra_op_threads
+    if not allow_spinning:
+        options.add_session_config_entry(ALLOW_SPINNING_KEY, "0")
     return options
 
 
@@ -98,13 +108,13 @@ def create_session(
     intra_op_threads: int | None = None,
     trt_cache_dir: str | Path = ".",
     trt_int8: bool = False,
+    allow_spinning: bool = True,
 ) -> ort.InferenceSession:
     """An InferenceSession on the first usable provider of the chain for `provider`."""
     providers = resolve_providers(provider, trt_cache_dir, trt_int8)
+    options = session_options(intra_op_threads, allow_spinning)
     try:
-        session = ort.InferenceSession(
-            str(model_path), sess_options=session_options(intra_op_threads), providers=providers
-        )
+        session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
     except Exception as e:  # onnxruntime raises its own types for a file it cannot load
         raise ContractError(
             f"could not load ONNX model {model_path} with providers "

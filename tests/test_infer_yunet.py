@@ -1,5 +1,7 @@
-"""The YuNet face detector (yuface wheel): its output in frame pixels, its box convention mapped
-to the crop the contract asks for, its settings, and where its wheel is declared."""
+"""The YuNet face detector (the shipped ONNX model on onnxruntime): its output in frame pixels,
+its box convention mapped to the crop the contract asks for, its settings and their way into the
+onnxruntime session, and its model file's errors. Decoding and the comparison with the C++
+engine (`yuface`) are in test_yunet_port.py."""
 
 from __future__ import annotations
 
@@ -18,36 +20,33 @@ from hsc_infer.crops import crop_box, face_to_head
 from hsc_infer.detectors import Detection, YuNetFaceDetector, load_detector
 from hsc_infer.detectors.base import iou
 from hsc_infer.detectors.landmarks import plausible_face
-from hsc_infer.detectors.yunet import DEFAULT_LANDMARK_CHECK, yunet_to_face
-from hsc_infer.errors import MediaError
+from hsc_infer.detectors.yunet import SHIPPED_MODEL, YuNetOutput, yunet_to_face
+from hsc_infer.errors import ContractError
 
 ROOT = Path(__file__).resolve().parents[1]
 # Her face in scikit-image's astronaut.png, as the Haar cascades and a FER crop frame it.
 ASTRONAUT_FACE = (177, 66, 272, 161)
 
 
-class FakeYuface:
-    """yuface.detect's interface: (scores 0-100, XYWH boxes, 10 landmark coordinates) of the
-    image it is given, here fixed rows in the searched image's pixels."""
+class FakeSearch:
+    """`YuNetFaceDetector.search`'s interface, here fixed rows (score 0-100, XYWH box, 10
+    landmark coordinates) in the searched image's pixels, whatever the image."""
 
     def __init__(self, rows):
-        self.rows = np.asarray(rows, np.int16).reshape(-1, 15)
+        self.rows = np.asarray(rows, np.float64).reshape(-1, 15)
         self.seen = None
 
-    def detect(self, image, conf=0.5):
+    def __call__(self, image):
         self.seen = image.shape
-        return self.rows[:, 0], self.rows[:, 1:5], self.rows[:, 5:15]
+        boxes = self.rows[:, 1:5].copy()
+        boxes[:, 2:] += boxes[:, :2]
+        return YuNetOutput(self.rows[:, 0] / 100, boxes, self.rows[:, 5:].reshape(-1, 5, 2))
 
 
 def fake_detector(rows, **settings) -> YuNetFaceDetector:
-    detector = YuNetFaceDetector.__new__(YuNetFaceDetector)
-    detector.score_threshold = settings.get("score_threshold", 0.7)
-    detector.detect_width = settings.get("detect_width", 320)
-    detector.min_face = settings.get("min_face", 32)
-    detector.threads, detector._set_threads = None, None
-    detector.landmark_check = settings.get("landmark_check", DEFAULT_LANDMARK_CHECK)
-    detector.second_look = settings.get("second_look")
-    detector._yuface = FakeYuface(rows)
+    settings = {"score_threshold": 0.7, "detect_width": 320, "second_look": None} | settings
+    detector = YuNetFaceDetector(**settings)
+    detector.search = FakeSearch(rows)
     return detector
 
 
@@ -67,7 +66,7 @@ def test_boxes_and_landmarks_come_back_in_frame_pixels_thresholded():
     detector = fake_detector(rows)
     frame = np.zeros((480, 640, 3), np.uint8)
     (face,) = assert_detector_contract(detector, frame, "face")
-    assert detector._yuface.seen == (240, 320, 3)  # searched at the working width
+    assert detector.search.seen == (240, 320, 3)  # searched at the working width
     # YuNet's box (20, 40)-(100, 140) in the frame; the face: 90 px square on its centre
     assert face.box == (15, 45, 105, 135)
     assert face.score == pytest.approx(0.9)
@@ -92,7 +91,7 @@ def test_the_landmark_check_drops_layouts_no_face_has():
 def test_boxes_past_the_edge_are_clamped_and_small_frames_searched_as_they_are():
     detector = fake_detector([[90, 280, 200, 40, 50, *LANDMARKS]], min_face=0)
     (face,) = detector(np.zeros((240, 320, 3), np.uint8))
-    assert detector._yuface.seen == (240, 320, 3)
+    assert detector.search.seen == (240, 320, 3)
     assert face.box == (277, 202, 320, 240)  # (277.5, 202.5, 322.5, 247.5) covered, clamped
 
 
@@ -107,30 +106,88 @@ def test_crop_follows_the_contract_for_a_yunet_box():
     assert crop_box(face, ModelContract(), frame_shape) == head
 
 
-def test_missing_wheel_is_a_clear_error(monkeypatch):
+def test_yunet_needs_no_yuface(monkeypatch):
     monkeypatch.setitem(sys.modules, "yuface", None)
-    with pytest.raises(MediaError, match=r"yuface.*-m haar"):
-        YuNetFaceDetector()
-    with pytest.raises(MediaError, match="yuface"):
-        load_detector("yunet")
+    assert isinstance(load_detector("yunet"), YuNetFaceDetector)
+    assert load_detector(None).kind == "face"
 
 
-def test_bad_threshold():
-    pytest.importorskip("yuface")
+def test_a_missing_model_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"YuNet face model not found: .*none\.onnx"):
+        YuNetFaceDetector(model_path=tmp_path / "none.onnx")
+
+
+def test_a_damaged_model_file_is_named(tmp_path):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(SHIPPED_MODEL.read_bytes()[:5000])
+    with pytest.raises(ContractError, match=r"could not load ONNX model .*broken\.onnx"):
+        YuNetFaceDetector(model_path=broken)
+
+
+def test_a_graph_without_the_yunet_contract_is_named(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load(str(SHIPPED_MODEL))
+    del model.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(model, str(bare))
+    with pytest.raises(ContractError, match=r"bare\.onnx has no yunet_contract metadata"):
+        YuNetFaceDetector(model_path=bare)
+    (producer,) = [n for n in model.graph.node if n.output[0] == model.graph.output[0].name]
+    model.graph.output[0].name = producer.output[0] = "probabilities"
+    other = tmp_path / "other.onnx"
+    onnx.save(model, str(other))
+    with pytest.raises(ContractError, match=r"other\.onnx is not a YuNet face graph"):
+        YuNetFaceDetector(model_path=other)
+
+
+def test_bad_settings():
     with pytest.raises(ValueError, match="got 1.5"):
         YuNetFaceDetector(score_threshold=1.5)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        YuNetFaceDetector(threads=0)
 
 
-def test_thread_count_reaches_the_bundled_openmp():
-    pytest.importorskip("yuface")
-    detector = YuNetFaceDetector(threads=1)
-    if detector._set_threads is None:
-        pytest.skip("no bundled OpenMP runtime to find on this platform")
-    assert detector(np.zeros((120, 160, 3), np.uint8)) == []
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threads_reach_the_onnxruntime_session(threads):
+    """`threads` is the session's intra-op thread count; a pool of more than one thread does
+    not spin between runs."""
+    options = YuNetFaceDetector(threads=threads).session.get_session_options()
+    assert options.intra_op_num_threads == threads
+    if threads > 1:
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_default_threads_are_onnxruntimes_and_do_not_spin(monkeypatch):
+    import hsc_infer.detectors.yunet as yunet
+
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return create_session(*args, **kwargs)
+
+    create_session = yunet.create_session
+    monkeypatch.setattr(yunet, "create_session", spy)
+    YuNetFaceDetector(threads=None)
+    assert seen["intra_op_threads"] is None and seen["allow_spinning"] is False
+    load_detector("yunet", threads=4)
+    assert seen["intra_op_threads"] == 4
+
+
+def test_search_batch_is_the_searches_of_its_images(astronaut):
+    detector = YuNetFaceDetector()
+    images = [cv2.resize(astronaut, (320, 320)), cv2.resize(astronaut[:, ::-1], (320, 320))]
+    together = detector.search_batch(np.stack(images))
+    for image, found in zip(images, together, strict=True):
+        alone = detector.search(image)
+        np.testing.assert_allclose(found.scores, alone.scores, atol=1e-5)
+        np.testing.assert_allclose(found.boxes, alone.boxes, atol=1e-3)
+    assert together[0].scores.max() >= 0.9 and detector.search_batch(np.stack(images)[:0]) == []
+    with pytest.raises(ContractError, match="uint8"):
+        detector.search_batch(np.zeros((1, 32, 32, 3), np.float32))
 
 
 def test_names_and_paths(tmp_path):
-    pytest.importorskip("yuface")
     assert isinstance(load_detector("yunet"), YuNetFaceDetector)
     assert load_detector("YuNet", score_threshold=0.55).score_threshold == 0.55
     with pytest.raises(FileNotFoundError, match="DEIMv2"):
@@ -144,7 +201,6 @@ def astronaut() -> np.ndarray:
 
 
 def test_finds_the_astronaut_and_frames_her_face_like_haar(astronaut):
-    pytest.importorskip("yuface")
     detector = YuNetFaceDetector()
     (face,) = assert_detector_contract(detector, astronaut, "face")
     assert face.score >= 0.9
@@ -156,7 +212,6 @@ def test_finds_the_astronaut_and_frames_her_face_like_haar(astronaut):
 
 
 def test_the_astronaut_passes_the_landmark_check(astronaut):
-    pytest.importorskip("yuface")
     detector = YuNetFaceDetector(landmark_check=True)
     raw = detector.raw(astronaut)
     best = int(np.argmax(raw.scores))
@@ -171,7 +226,6 @@ def test_the_astronaut_passes_the_landmark_check(astronaut):
 
 
 def test_a_frame_wider_than_the_working_width_maps_back(astronaut):
-    pytest.importorskip("yuface")
     frame = cv2.resize(astronaut, (1024, 1024), interpolation=cv2.INTER_LINEAR)[128:896]
     truth = tuple(v * 2 for v in ASTRONAUT_FACE)
     truth = (truth[0], truth[1] - 128, truth[2], truth[3] - 128)
@@ -180,8 +234,8 @@ def test_a_frame_wider_than_the_working_width_maps_back(astronaut):
 
 
 def test_base_install_declares_yuface_where_its_wheels_exist():
-    """`pip install .` brings YuNet on CPython 3.11 on Linux and Windows x86-64 (its wheels) and
-    never tries elsewhere, where the Haar cascade is the fallback."""
+    """`pip install .` brings the yuface wheel (the C++ engine the ONNX detector is compared
+    with) on CPython 3.11 on Linux and Windows x86-64 and never tries elsewhere."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     (yuface,) = [Requirement(r) for r in project["dependencies"] if r.startswith("yuface")]
     assert yuface.marker is not None

@@ -4,7 +4,7 @@
     python -m hsc_infer.demo -v 0 --mirror                           # webcam, default detector
     python -m hsc_infer.demo -v in.mp4 -hm m.onnx -m deimv2.onnx --headless --output-dir out
 
-`-m` picks the detector: yunet (the default where the yuface wheel installs), haar, or a DEIMv2
+`-m` picks the detector: yunet (the default: the shipped ONNX model), haar, or a DEIMv2
 wholebody34 ONNX file. In video mode the detector runs on every `--detect-every`th frame and
 its boxes follow the image in between. Reference flags are kept. With a DEIMv2 wholebody34 model every class is drawn (bodies, heads, faces, hands, keypoints,
 bones) and -ast, -kst, -kdm, -ebm, -dnm, -dgm, -dlr, -dhm act as in the reference

@@ -70,7 +70,8 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--model",
         default=None,
         help="detector: yunet (faces, CNN), haar (faces, OpenCV cascade) or a DEIMv2 "
-        "wholebody34 ONNX file (heads); default: yunet where the yuface wheel installs, else haar",
+        "wholebody34 ONNX file (heads); default: yunet (the shipped ONNX model), haar where "
+        "it is missing",
     )
     add_model_arguments(p)
     p.add_argument(

@@ -9,7 +9,7 @@ from hsc_infer.detectors.base import Box, Detection, DetectionKind, Detector, La
 from hsc_infer.detectors.deimv2 import HEAD_CLASS_ID, Deimv2Detector
 from hsc_infer.detectors.haar import HaarFaceDetector
 from hsc_infer.detectors.second_look import SecondLook
-from hsc_infer.detectors.yunet import YuNetFaceDetector, yuface_available
+from hsc_infer.detectors.yunet import YuNetFaceDetector, yunet_available
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +19,9 @@ DEIMV2_SCORE_THRESHOLD = 0.35  # the reference's head threshold
 
 
 def default_detector_name() -> str:
-    """YuNet where its wheel installs (the benchmark's choice), else the Haar cascade."""
-    return "yunet" if yuface_available() else "haar"
+    """YuNet (the benchmark's choice) where its model file is installed, else the Haar
+    cascade."""
+    return "yunet" if yunet_available() else "haar"
 
 
 def warn_unused(settings: dict, detector: str) -> None:
@@ -41,12 +42,13 @@ def load_detector(
 ) -> Detector:
     """A detector by name or file.
 
-    `model`: None for the default (YuNet, or Haar where `yuface` is not installed), "haar",
+    `model`: None for the default (YuNet, or Haar where its model file is missing), "haar",
     "yunet", or a DEIMv2 wholebody34 ONNX file (an existing file of that name wins over a name).
     `score_threshold`: YuNet's or DEIMv2's (None: each one's default); the Haar cascade has no
     score. `provider`, `trt_cache_dir`, `trt_int8`: DEIMv2's onnxruntime settings.
-    `threads`: YuNet's CPU threads (None: its default, 1). `detect_width`: the width YuNet
-    searches a frame at (None: its default).
+    `threads`: YuNet's onnxruntime intra-op threads (None: its default, 1). `detect_width`: the
+    width YuNet searches a frame at (None: its default). YuNet runs on the CPU provider whatever
+    `provider` says: it is small, and its input size changes with every frame size.
     """
     name = str(model).lower() if model is not None else None
     yunet_only = {"threads": threads, "detect_width": detect_width}
@@ -59,7 +61,7 @@ def load_detector(
     if name is None:
         name = default_detector_name()
         if name == "haar":
-            logger.info("yuface is not installed here: using the Haar face detector")
+            logger.info("the YuNet model is not installed here: using the Haar face detector")
     if name == "haar":
         warn_unused(yunet_only, "the Haar detector")
         return HaarFaceDetector()

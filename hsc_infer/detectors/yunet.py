@@ -1,20 +1,22 @@
-"""YuNet, libfacedetection's CNN face detector, through the `yuface` wheel (BSD; the weights are
-compiled into the wheel, so nothing is downloaded).
+"""YuNet, libfacedetection's CNN face detector, as the project's own ONNX model.
 
-`yuface` ships wheels for CPython 3.10-3.11 on Linux x86-64 and 3.11 on Windows; where it does
-not install, `load_detector()` falls back to the Haar cascade. Its boxes run from the hairline to
-below the chin; they are converted to the project's face box (`yunet_to_face`), so a YuNet
-detection crops like a Haar one (`crops.py` then applies the model's contract). Settings are chosen by `benchmarks/face_path/run.py`
+The network is a port of libfacedetection's (BSD; `hsc_jax/models/yunet.py`) exported with its
+published weights to `hsc_infer/models/yunet_face.onnx` (`hsc-jax export-yunet`; licence
+beside it in `yunet_face.LICENSE`), and runs on onnxruntime like the classifier, on every
+platform onnxruntime installs on. Padding, decoding and NMS are numpy
+(`detectors/yunet_decode.py`); they reproduce the `yuface` wheel's detections (boxes within
+about a pixel, scores within 0.01), which `detectors/yuface_engine.py` keeps for comparison.
+
+Its boxes run from the hairline to below the chin; they are converted to the project's face box
+(`yunet_to_face`), so a YuNet detection crops like a Haar one (`crops.py` then applies the
+model's contract). Settings are chosen by the face-path benchmark
 (docs/face-path-benchmark.md).
 """
 
 from __future__ import annotations
 
-import ctypes
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
@@ -22,16 +24,30 @@ import numpy as np
 from hsc_infer.detectors.base import Detection, check_frame, clamp_box, working_scale
 from hsc_infer.detectors.landmarks import plausible_face
 from hsc_infer.detectors.second_look import SecondLook
-from hsc_infer.errors import MediaError
+from hsc_infer.detectors.yunet_decode import (
+    INPUT_NAME,
+    OUTPUT_NAMES,
+    YUNET_CONTRACT_KEY,
+    YuNetContract,
+    YuNetOutput,
+    decode,
+    to_input,
+)
+from hsc_infer.errors import ContractError
+from hsc_infer.providers import create_session
 
-# Chosen on the face-path benchmark (docs/face-path-benchmark.md). On the harder v2 scenes
-# (poses, occlusion, lighting, 60-240 px faces) with the second look, 448 px found 94.4 % of the
-# held-out faces and 512 px 96.1 %, both with 0.018 false boxes per frame: faces of 60-90 px
-# are the ones a narrower search loses (87.8 % against 91.4 %). 512 px costs about 4 ms more a
-# frame (about 20 against 16 ms, one thread, on a 2-core AMD EPYC). One OpenMP thread: with two,
-# YuNet's threads wait on each other whenever anything else runs (the classifier, video
-# decoding, another program): 11.8 ms median but 466 ms p95 at 448 px (2026-12-02), against 14.0
-# and 50 ms, and the demo fell from 47 to 7 FPS.
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "yunet_face.onnx"
+
+# Chosen on the face-path benchmark (docs/face-path-benchmark.md), with the yuface engine. On
+# the harder v2 scenes (poses, occlusion, lighting, 60-240 px faces) with the second look,
+# 448 px found 94.4 % of the held-out faces and 512 px 96.1 %, both with 0.018 false boxes per
+# frame: faces of 60-90 px are the ones a narrower search loses (87.8 % against 91.4 %). The
+# onnxruntime engine gives the same detections, about three times faster (one thread: 8.7
+# against 25 ms at 512x384, 2-core CPU). One thread: with two, yuface's OpenMP threads waited
+# on each other whenever anything else ran (the classifier, video decoding, another program):
+# 11.8 ms median but 466 ms p95 at 448 px (2026-12-02), against 14.0 and 50 ms, and the demo fell
+# from 47 to 7 FPS. onnxruntime's pool does not spin here (see `session_threads`), but the
+# benchmark has not re-measured two threads yet.
 DEFAULT_DETECT_WIDTH = 512
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_MIN_FACE = 32  # frame pixels: smaller boxes on a 640x480 frame are texture, not faces
@@ -46,7 +62,7 @@ DEFAULT_SECOND_LOOK: SecondLook | None = SecondLook()
 
 # YuNet's box (hairline to below the chin, about 1.25x taller than wide) -> the face box: a square
 # of 0.9 YuNet heights on the same centre. On about 300 FERPlus faces pasted into photographs,
-# where the true box is the crop the model was trained on (`benchmarks/face_path/run.py
+# where the true box is the crop the model was trained on (`scripts/bench_face_path.py
 # --calibrate`), the true side is 0.97-1.00 YuNet heights (median at 448 and 320 px; the height
 # varies least of the candidates tried: YuNet's width, the eye-mouth and eye-eye distances) and
 # the true centre sits on YuNet's. But a pasted crop has no hair or forehead around it for YuNet's box to reach; on
@@ -54,7 +70,6 @@ DEFAULT_SECOND_LOOK: SecondLook | None = SecondLook()
 # frames real faces like Haar and FER, and scores as well on the pasted ones (S's accuracy on
 # the found faces: 93.8 % at 0.9, 93.5 % at 1.0; on the original crops: 92.8 %).
 YUNET_SIDE_PER_HEIGHT = 0.9
-YUFACE_PLATFORMS = "CPython 3.10-3.11 on Linux x86-64, 3.11 on Windows x86-64"
 
 
 def yunet_to_face(box: Sequence[float]) -> tuple[float, float, float, float]:
@@ -77,62 +92,51 @@ def face_detection(
     return Detection(box=face, score=float(score), kind="face", landmarks=landmarks)
 
 
-def import_yuface() -> ModuleType:
-    """The `yuface` module, or a MediaError saying where its wheels exist."""
-    try:
-        import yuface
-    except ImportError as e:
-        raise MediaError(
-            f"the YuNet detector needs the `yuface` package (wheels for {YUFACE_PLATFORMS}); "
-            "`pip install yuface`, or pick the Haar detector with -m haar"
-        ) from e
-    return yuface
+def yunet_available() -> bool:
+    """Whether this install has the YuNet model file (it ships inside hsc_infer)."""
+    return SHIPPED_MODEL.is_file()
 
 
-def openmp_thread_setter(yuface: ModuleType) -> Callable[[int], None] | None:
-    """`omp_set_num_threads` of the OpenMP runtime bundled in the yuface wheel (Linux:
-    `yuface.libs/libgomp-*.so*`), or None where there is none to find."""
-    package = Path(yuface.__file__).resolve().parent
-    for path in sorted(package.parent.glob("yuface.libs/libgomp*.so*")):
-        try:
-            return ctypes.CDLL(str(path)).omp_set_num_threads
-        except (OSError, AttributeError):
-            continue
-    return None
+def session_threads(threads: int | None) -> dict:
+    """`create_session` settings for `threads` onnxruntime intra-op threads (None: one per
+    core). Spinning is off wherever a pool exists: spinning threads take the core the
+    classifier, video decoding or the frame reader needs between detector runs."""
+    return {"intra_op_threads": threads, "allow_spinning": threads == 1}
 
 
-def yuface_available() -> bool:
-    try:
-        import_yuface()
-    except MediaError:
-        return False
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class YuNetOutput:
-    """YuNet's own output in frame pixels, before the conversion to face boxes."""
-
-    scores: np.ndarray  # (N,) in [0, 1]
-    boxes: np.ndarray  # (N, 4) x1, y1, x2, y2
-    landmarks: np.ndarray  # (N, 5, 2) x, y
+def read_contract(session, model_path: Path) -> YuNetContract:
+    """The model's `yunet_contract`, with its input and outputs checked."""
+    inputs = [(i.name, i.type, len(i.shape)) for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    if inputs != [(INPUT_NAME, "tensor(float)", 4)] or outputs != list(OUTPUT_NAMES):
+        raise ContractError(
+            f"{model_path} is not a YuNet face graph: expected input {INPUT_NAME} float "
+            f"[B, 3, H, W] and outputs {list(OUTPUT_NAMES)}, got inputs {inputs} and "
+            f"outputs {outputs}"
+        )
+    text = session.get_modelmeta().custom_metadata_map.get(YUNET_CONTRACT_KEY)
+    if text is None:
+        raise ContractError(f"{model_path} has no {YUNET_CONTRACT_KEY} metadata")
+    return YuNetContract.from_json(text, where=str(model_path))
 
 
 class YuNetFaceDetector:
     """Frontal and half-profile faces as `kind="face"` detections with 5 landmarks.
 
     `detect_width`: frames wider than this are searched at this width (boxes scaled back);
-    YuNet's cost grows with the pixel count (one thread, other core busy: 7.3 ms at 320x240,
-    14.0 ms at 448x336, 16.5 ms at 480x360), and faces under about 50 px at the working size
-    are often missed.
+    YuNet's cost grows with the pixel count (one onnxruntime thread, 2-core CPU: about 3.3 ms
+    at 320x240, 6.6 ms at 448x336, 8.7 ms at 512x384), and faces under about 50 px at the
+    working size are often missed.
     `score_threshold`: YuNet's confidence in [0, 1]. `min_face`: boxes narrower than this many
-    frame pixels are dropped. `threads`: OpenMP threads for YuNet (None: leave OpenMP's setting,
-    by default one per core); 1 is steadier when other work keeps a core busy, since YuNet's
-    threads wait for each other at every layer. `landmark_check`: drop candidates whose
-    landmarks no face could have (eyes below the mouth, points on a line, far outside the box:
-    `landmarks.plausible_face`); off by default, since it removed none of the benchmark's false
-    boxes at the default score. `second_look`: how candidates YuNet is unsure of are looked
-    at again on a patch around them (`second_look.SecondLook`); None searches once.
+    frame pixels are dropped. `threads`: onnxruntime intra-op threads (None: onnxruntime's
+    default, one per core); with more than one, the pool's threads sleep rather than spin
+    between runs. `landmark_check`: drop candidates whose landmarks no face could have (eyes
+    below the mouth, points on a line, far outside the box: `landmarks.plausible_face`); off by
+    default, since it removed none of the benchmark's false boxes at the default score.
+    `second_look`: how candidates YuNet is unsure of are looked at again on a patch around them
+    (`second_look.SecondLook`); None searches once.
+    `model_path`: a YuNet ONNX file (None: the shipped one); `provider` and `trt_cache_dir`:
+    onnxruntime's execution provider (`providers.py`).
     """
 
     kind = "face"
@@ -145,31 +149,55 @@ class YuNetFaceDetector:
         threads: int | None = DEFAULT_THREADS,
         landmark_check: bool = DEFAULT_LANDMARK_CHECK,
         second_look: SecondLook | None = DEFAULT_SECOND_LOOK,
+        *,
+        model_path: str | Path | None = None,
+        provider: str = "cpu",
+        trt_cache_dir: str | Path = ".",
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise ValueError(f"YuNet score threshold must be in [0, 1], got {score_threshold}")
-        self._yuface = import_yuface()
+        if threads is not None and threads < 1:
+            raise ValueError(f"YuNet threads must be >= 1 (or None), got {threads}")
+        self.model_path = Path(model_path) if model_path is not None else SHIPPED_MODEL
+        if not self.model_path.is_file():
+            where = "shipped with hsc_infer; reinstall hsc-jax" if model_path is None else ""
+            raise FileNotFoundError(
+                f"YuNet face model not found: {self.model_path}"
+                + (f" ({where}, or pick the Haar detector with -m haar)" if where else "")
+            )
+        self.session = create_session(
+            self.model_path, provider, trt_cache_dir=trt_cache_dir, **session_threads(threads)
+        )
+        self.contract = read_contract(self.session, self.model_path)
         self.score_threshold = score_threshold
         self.detect_width = detect_width
         self.min_face = min_face
         self.threads = threads
         self.landmark_check = landmark_check
         self.second_look = second_look
-        self._set_threads = openmp_thread_setter(self._yuface) if threads is not None else None
+
+    def search_batch(self, images: np.ndarray | Sequence[np.ndarray]) -> list[YuNetOutput]:
+        """Every candidate YuNet reports on each of several same-sized BGR uint8 images, in one
+        onnxruntime run, in each image's own pixels (no threshold but the contract's 0.2)."""
+        batch = np.stack(images) if not isinstance(images, np.ndarray) else images
+        if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
+            raise ContractError(
+                f"YuNet searches (B, H, W, 3) uint8 BGR images, got {batch.dtype} {batch.shape}"
+            )
+        if len(batch) == 0:
+            return []
+        inputs = to_input(batch, self.contract.pad_multiple)
+        scores, boxes, landmarks = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: inputs})
+        size = inputs.shape[2:]
+        return [
+            decode(s, b, p, size, self.contract)
+            for s, b, p in zip(scores, boxes, landmarks, strict=True)
+        ]
 
     def search(self, image: np.ndarray) -> YuNetOutput:
-        """Every candidate YuNet reports on `image` as it is, in its pixels (no threshold)."""
-        if self._set_threads is not None:
-            self._set_threads(self.threads)  # per call: OpenMP keeps the count per thread
-        # conf 0 keeps every candidate: the threshold is applied here, in one place.
-        scores, boxes, points = self._yuface.detect(np.ascontiguousarray(image), 0.0)
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-        boxes[:, 2:] += boxes[:, :2]  # XYWH -> XYXY
-        return YuNetOutput(
-            scores=np.asarray(scores, np.float64).reshape(-1) / 100.0,
-            boxes=boxes,
-            landmarks=np.asarray(points, np.float64).reshape(-1, 5, 2),
-        )
+        """Every candidate YuNet reports on `image` as it is, in its pixels (no threshold but
+        the contract's 0.2)."""
+        return self.search_batch(image[None])[0]
 
     def raw(self, frame: np.ndarray) -> YuNetOutput:
         """Every candidate YuNet reports, in frame pixels (no threshold, no conversion); with a
