@@ -15,6 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax import lax
 
 from hsc_jax.models.layers import Conv2d
 
@@ -82,14 +83,19 @@ class Heads(nnx.Module):
 
 
 def max_pool_2x2(x: jax.Array) -> jax.Array:
-    """2x2 stride-2 max pool (`maxpooling2x2S2`; H and W are even here).
+    """2x2 stride-2 max pool (`maxpooling2x2S2`; H and W are even here), on (B * C, H, W)
+    planes.
 
-    Written as a reshape and a max rather than `nnx.max_pool`: jax2onnx 0.17.1's max_pool
-    plugin keeps a symbolic H and W unchanged through the pool, so an export with dynamic
-    H and W fails at the pyramid's first addition.
+    Not `nnx.max_pool`: jax2onnx 0.17.1's plugin keeps a symbolic H and W unchanged through the
+    pool, so an export with dynamic H and W fails at the pyramid's first addition. A
+    `lax.reduce_window` over all of NHWC becomes a 4-D MaxPool that onnxruntime rejects; over
+    3-D planes it becomes a plain 2-D MaxPool, three times faster in onnxruntime than a
+    reshape-and-max (which exports as ReduceMax between layout Transposes).
     """
     b, h, w, c = x.shape
-    return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+    planes = jnp.transpose(x, (0, 3, 1, 2)).reshape(b * c, h, w)
+    pooled = lax.reduce_window(planes, -jnp.inf, lax.max, (1, 2, 2), (1, 2, 2), "VALID")
+    return jnp.transpose(pooled.reshape(b, c, h // 2, w // 2), (0, 2, 3, 1))
 
 
 def upsample_x2(x: jax.Array) -> jax.Array:
