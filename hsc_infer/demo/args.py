@@ -232,7 +232,7 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--detector-threads",
         type=_positive,
         default=None,
-        help="CPU threads for YuNet (default 1: steadiest when anything else runs)",
+        help="onnxruntime CPU threads for YuNet (default 1: steadiest when anything else runs)",
     )
     p.add_argument(
         "--no-io-threads",

@@ -42,12 +42,13 @@ SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "yunet_face.onn
 # the harder v2 scenes (poses, occlusion, lighting, 60-240 px faces) with the second look,
 # 448 px found 94.4 % of the held-out faces and 512 px 96.1 %, both with 0.018 false boxes per
 # frame: faces of 60-90 px are the ones a narrower search loses (87.8 % against 91.4 %). The
-# onnxruntime engine gives the same detections, about three times faster (one thread: 8.7
-# against 25 ms at 512x384, 2-core CPU). One thread: with two, yuface's OpenMP threads waited
-# on each other whenever anything else ran (the classifier, video decoding, another program):
-# 11.8 ms median but 466 ms p95 at 448 px (2026-12-02), against 14.0 and 50 ms, and the demo fell
-# from 47 to 7 FPS. onnxruntime's pool does not spin here (see `session_threads`), but the
-# benchmark has not re-measured two threads yet.
+# onnxruntime engine gives the same detections about four times faster (one thread, search
+# with padding and decoding: 5.9 against 24 ms at 512x384, 2-core Xeon, 2026-12-07).
+# One thread: with two, yuface's OpenMP threads waited on each other whenever anything else
+# ran (the classifier, video decoding, another program): 11.8 ms median but 466 ms p95 at
+# 448 px (2026-12-02), against 14.0 and 50 ms, and the demo fell from 47 to 7 FPS.
+# onnxruntime's pool does not spin (see `session_threads`), but two threads have not been
+# measured on the benchmark yet.
 DEFAULT_DETECT_WIDTH = 512
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_MIN_FACE = 32  # frame pixels: smaller boxes on a 640x480 frame are texture, not faces
@@ -124,8 +125,8 @@ class YuNetFaceDetector:
     """Frontal and half-profile faces as `kind="face"` detections with 5 landmarks.
 
     `detect_width`: frames wider than this are searched at this width (boxes scaled back);
-    YuNet's cost grows with the pixel count (one onnxruntime thread, 2-core CPU: about 3.3 ms
-    at 320x240, 6.6 ms at 448x336, 8.7 ms at 512x384), and faces under about 50 px at the
+    YuNet's cost grows with the pixel count (one onnxruntime thread, 2-core Xeon: about 2.6 ms
+    at 320x240, 4.9 ms at 448x336, 5.9 ms at 512x384), and faces under about 50 px at the
     working size are often missed.
     `score_threshold`: YuNet's confidence in [0, 1]. `min_face`: boxes narrower than this many
     frame pixels are dropped. `threads`: onnxruntime intra-op threads (None: onnxruntime's

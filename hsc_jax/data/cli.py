@@ -118,8 +118,8 @@ def inspect_command(path: Path) -> None:
 @click.option(
     "--detector-model",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="DEIMv2 wholebody34 ONNX; default: the bundled face detector (YuNet, or Haar where "
-    "yuface does not install), its boxes grown to heads.",
+    help="DEIMv2 wholebody34 ONNX; default: the bundled face detector (YuNet's shipped ONNX "
+    "model), its boxes grown to heads.",
 )
 @click.option("--frame-step", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--min-dimension", default=6, show_default=True, type=click.IntRange(min=1))
