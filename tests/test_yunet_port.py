@@ -189,7 +189,10 @@ def test_the_shipped_graph_is_opset_17_with_its_contract_and_licence():
     assert (contract.top_k, contract.keep_top_k) == (1000, 512)
     assert contract.colour == "BGR" and "acf7b254" in contract.source and "BSD" in contract.licence
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
-    assert dims[1] == 3 and all(isinstance(d, str) for d in (dims[0], dims[2], dims[3]))
+    assert dims == ["B", 3, "H", "W"]
+    for output, rest in zip(model.graph.output, ([], [4], [10]), strict=True):
+        dims = [d.dim_param or d.dim_value for d in output.type.tensor_type.shape.dim]
+        assert dims == ["B", "N", *rest], output.name
     assert (SHIPPED_MODEL.parent / "yunet_face.LICENSE").read_text().count("BSD") >= 1
 
 

@@ -50,6 +50,10 @@ class YuNetContract:
         "pad with zeros at the bottom and right to multiples of pad_multiple; the graph crops "
         "any other size down to a multiple"
     )
+    outputs: str = (
+        "scores [B, N], boxes [B, N, 4], landmarks [B, N, 10]; N = sum over the strides s of "
+        "(H / s) * (W / s)"
+    )
     cell_order: str = "strides in the order listed; each level's cells row-major (y, then x)"
     score: str = "sqrt(sigmoid(cls) * sigmoid(obj)), computed in the graph"
     box: str = (

@@ -116,6 +116,16 @@ def convert(model: YuNet, opset: int) -> onnx.ModelProto:
         serde_log.setLevel(previous_level)
 
 
+def name_cell_axis(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Call the outputs' cell axis "N": jax2onnx writes a wrong formula there (only the stride-8
+    level's 16 * (H / 32) * (W / 32) of the 21 * (H / 32) * (W / 32) cells)."""
+    for output in proto.graph.output:
+        dims = output.type.tensor_type.shape.dim
+        if len(dims) >= 2:
+            dims[1].dim_param = "N"
+    return proto
+
+
 def build_yunet_onnx(model: YuNet, opset: int = 17) -> onnx.ModelProto:
     """The cleaned-up, checked float32 graph of `model` (not modified), without metadata."""
     if not MIN_OPSET <= opset <= MAX_OPSET:
@@ -129,6 +139,7 @@ def build_yunet_onnx(model: YuNet, opset: int = 17) -> onnx.ModelProto:
     proto = validity.drop_value_info(proto)
     proto = cancel_transposes(proto)
     proto = validity.strip_unused_opset_imports(proto)
+    proto = name_cell_axis(proto)
     if opset <= 18:
         proto.ir_version = min(proto.ir_version, IR_VERSION)
     onnx.checker.check_model(proto, full_check=True)
