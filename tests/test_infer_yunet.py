@@ -185,6 +185,9 @@ def test_search_batch_is_the_searches_of_its_images(astronaut):
     assert together[0].scores.max() >= 0.9 and detector.search_batch(np.stack(images)[:0]) == []
     with pytest.raises(ContractError, match="uint8"):
         detector.search_batch(np.zeros((1, 32, 32, 3), np.float32))
+    with pytest.raises(ContractError, match="same-sized"):
+        detector.search_batch([images[0], images[0][:100]])
+    assert detector.search_batch([]) == []
 
 
 def test_names_and_paths(tmp_path):

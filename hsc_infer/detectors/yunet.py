@@ -130,8 +130,8 @@ class YuNetFaceDetector:
     working size are often missed.
     `score_threshold`: YuNet's confidence in [0, 1]. `min_face`: boxes narrower than this many
     frame pixels are dropped. `threads`: onnxruntime intra-op threads (None: onnxruntime's
-    default, one per core); with more than one, the pool's threads sleep rather than spin
-    between runs. `landmark_check`: drop candidates whose landmarks no face could have (eyes
+    default, one per core), fixed for the detector's life; with more than one, the pool's
+    threads sleep rather than spin between runs. `landmark_check`: drop candidates whose landmarks no face could have (eyes
     below the mouth, points on a line, far outside the box: `landmarks.plausible_face`); off by
     default, since it removed none of the benchmark's false boxes at the default score.
     `second_look`: how candidates YuNet is unsure of are looked at again on a patch around them
@@ -161,11 +161,13 @@ class YuNetFaceDetector:
             raise ValueError(f"YuNet threads must be >= 1 (or None), got {threads}")
         self.model_path = Path(model_path) if model_path is not None else SHIPPED_MODEL
         if not self.model_path.is_file():
-            where = "shipped with hsc_infer; reinstall hsc-jax" if model_path is None else ""
-            raise FileNotFoundError(
-                f"YuNet face model not found: {self.model_path}"
-                + (f" ({where}, or pick the Haar detector with -m haar)" if where else "")
+            hint = (
+                " (it ships with hsc_infer: reinstall hsc-jax, or pick the Haar detector with -m "
+                "haar)"
+                if model_path is None
+                else ""
             )
+            raise FileNotFoundError(f"YuNet face model not found: {self.model_path}{hint}")
         self.session = create_session(
             self.model_path, provider, trt_cache_dir=trt_cache_dir, **session_threads(threads)
         )
@@ -173,14 +175,25 @@ class YuNetFaceDetector:
         self.score_threshold = score_threshold
         self.detect_width = detect_width
         self.min_face = min_face
-        self.threads = threads
+        self._threads = threads
         self.landmark_check = landmark_check
         self.second_look = second_look
+
+    @property
+    def threads(self) -> int | None:
+        """onnxruntime intra-op threads, fixed when the session is made."""
+        return self._threads
 
     def search_batch(self, images: np.ndarray | Sequence[np.ndarray]) -> list[YuNetOutput]:
         """Every candidate YuNet reports on each of several same-sized BGR uint8 images, in one
         onnxruntime run, in each image's own pixels (no threshold but the contract's 0.2)."""
-        batch = np.stack(images) if not isinstance(images, np.ndarray) else images
+        if not isinstance(images, np.ndarray):
+            shapes = {np.shape(image) for image in images}
+            if len(shapes) > 1:
+                raise ContractError(f"search_batch needs same-sized images, got {sorted(shapes)}")
+            batch = np.stack(images) if images else np.zeros((0, 1, 1, 3), np.uint8)
+        else:
+            batch = images
         if batch.ndim != 4 or batch.shape[-1] != 3 or batch.dtype != np.uint8:
             raise ContractError(
                 f"YuNet searches (B, H, W, 3) uint8 BGR images, got {batch.dtype} {batch.shape}"
