@@ -17,6 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# The FERPlus table the face-path, demo and robustness runners read by default: in the shared
+# data folder beside the project's root (../shared/data, as tests/conftest.py finds it).
+FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
+
 # --- the machine -------------------------------------------------------------------------------
 
 

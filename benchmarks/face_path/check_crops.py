@@ -21,11 +21,10 @@ import time
 from pathlib import Path
 
 from benchmarks.face_path.frames import check_pasted_faces, leak_free_test_faces
+from benchmarks.support import FERPLUS
 from hsc_infer import SmileClassifier
 from hsc_infer.detectors import DETECTOR_NAMES, load_detector
 from hsc_infer.zoo import SHIPPED_MODELS
-
-FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
 
 
 def main() -> None:

@@ -66,14 +66,12 @@ from benchmarks.face_path.scenes import (
     scene_photos,
     split_faces,
 )
-from benchmarks.support import machine_line, uptime
+from benchmarks.support import FERPLUS, machine_line, uptime
 from hsc_infer import SmileClassifier
 from hsc_infer.detectors import HaarFaceDetector, YuNetFaceDetector
 from hsc_infer.detectors.base import iou
 from hsc_infer.detectors.second_look import SecondLook
 from hsc_infer.detectors.yunet import DEFAULT_SECOND_LOOK, YuNetOutput, yunet_to_face
-
-FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
 
 
 def haar_settings() -> dict[str, Callable[[], HaarFaceDetector]]:

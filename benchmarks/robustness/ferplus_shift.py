@@ -30,7 +30,7 @@ import onnxruntime
 
 from benchmarks.face_path.frames import leak_free_test_faces, skimage_photos
 from benchmarks.robustness.detector_crop import detector, detector_crops
-from benchmarks.support import machine_facts
+from benchmarks.support import FERPLUS, machine_facts
 from hsc_infer import SmileClassifier
 from hsc_jax.evaluation.shifts import (
     BASE_SEED,
@@ -45,7 +45,6 @@ from hsc_jax.evaluation.shifts import (
 )
 from hsc_jax.metrics import binary_metrics
 
-FERPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ferplus" / "ferplus.parquet"
 BATCH = 256  # crops per onnxruntime run
 MISSED_SCORE = -1.0  # a face the detector missed: below every probability, so never "smiling"
 METRICS = ("f1", "accuracy", "precision", "recall", "roc_auc")
