@@ -1,12 +1,15 @@
-"""What the benchmark scripts share: the machine their numbers come from, and how they time.
+"""What the benchmark scripts share: the machine their numbers come from, how they time, and the
+one JSON line of figures every runner ends with.
 
-Runners import it as `benchmarks.support`. The standard library only, at import: `benchmarks/torch_reference/step.py` runs under an
-interpreter with torch and numpy alone, and `train_step_seconds` imports JAX when called.
+Runners import it as `benchmarks.support`. The standard library only, at import:
+`benchmarks/torch_reference/` runs under an interpreter with torch and numpy alone, and
+`train_step_seconds` imports JAX when called.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import resource
@@ -127,3 +130,36 @@ def print_report(report: dict[str, Any], output: str | None) -> None:
     print(text)
     if output:
         Path(output).write_text(text + "\n")
+
+
+def print_figures(benchmark: str, figures: dict[str, Any]) -> None:
+    """Print a runner's figures as its last line: one JSON object, keys sorted, holding
+    `benchmark` (the runner's module path, `python -m <benchmark>`), the machine's facts
+    (`machine_facts`) and `figures`, so that a table in docs/ can be traced to its command.
+
+    Numpy scalars and arrays become numbers and lists, paths and other objects strings, floats
+    keep 6 significant digits (all of their integer part), and NaN or infinity becomes null
+    (JSON has neither).
+    """
+    line = {**figures, "benchmark": benchmark, **machine_facts()}
+    print(json.dumps(_plain(line), sort_keys=True, allow_nan=False), flush=True)
+
+
+def _plain(value: Any) -> Any:
+    """`value` with only what `json.dumps` writes: dicts (string keys), lists, str, int, float,
+    bool and None."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        # 6 significant digits, but never fewer than the integer part has.
+        places = 5 - math.floor(math.log10(abs(value))) if value else 0
+        return round(float(value), max(places, 0))
+    if hasattr(value, "tolist"):  # a numpy scalar or array, without importing numpy
+        return _plain(value.tolist())
+    return str(value)

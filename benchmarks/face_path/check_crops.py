@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks.face_path.frames import check_pasted_faces, leak_free_test_faces
-from benchmarks.support import FERPLUS
+from benchmarks.support import FERPLUS, machine_line, print_figures
 from hsc_infer import SmileClassifier
 from hsc_infer.detectors import DETECTOR_NAMES, load_detector
 from hsc_infer.zoo import SHIPPED_MODELS
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
     parser.add_argument("--models", nargs="+", default=sorted(SHIPPED_MODELS), help="names/paths")
@@ -35,15 +37,20 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N test faces only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--detector", choices=DETECTOR_NAMES, default=None, help="default: demo's")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
 
     faces, labels = leak_free_test_faces(args.data)
     faces, labels = faces[: args.limit], labels[: args.limit]
     detector = load_detector(args.detector)
     print(
         f"{len(faces)} leak-free FERPlus test faces in 640x480 colour frames, "
-        f"{type(detector).__name__}"
+        f"{type(detector).__name__}; {machine_line()}"
     )
+    models = []
     for model in args.models:
         classifier = SmileClassifier(model)
         start = time.perf_counter()
@@ -62,6 +69,25 @@ def main() -> None:
             f"F1 direct {result.f1_direct:.3f} (found faces: {result.f1_direct_found:.3f}), "
             f"F1 through the frame {paths} ({seconds:.0f} s)"
         )
+        models.append(
+            {
+                "model": classifier.model_path.name,
+                "threshold": classifier.threshold,
+                "contract_margin": classifier.contract.crop_margin,
+                **asdict(result),
+                "found_rate": result.found_rate,
+                "seconds": seconds,
+            }
+        )
+    print_figures(
+        "benchmarks.face_path.check_crops",
+        {
+            "args": vars(args),
+            "faces": len(faces),
+            "detector": type(detector).__name__,
+            "models": models,
+        },
+    )
 
 
 if __name__ == "__main__":

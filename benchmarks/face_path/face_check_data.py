@@ -22,6 +22,7 @@ table's columns that `hsc-jax train` reads (split, image_bytes, class_id, group_
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -33,6 +34,7 @@ from benchmarks.face_path.face_check import square_crop
 from benchmarks.face_path.report import on_a_face
 from benchmarks.face_path.run import FERPLUS
 from benchmarks.face_path.scenes import compose_scenes, scene_photos
+from benchmarks.support import machine_line, print_figures
 from hsc_infer.detectors import YuNetFaceDetector
 from hsc_infer.detectors.base import iou
 from hsc_infer.detectors.yunet import yunet_to_face
@@ -116,20 +118,36 @@ def build(data: Path, frames: int, seed: int, whole_faces: int) -> pa.Table:
     return pa.table(rows)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
     parser.add_argument("--frames", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=1000, help="scenes the benchmark never draws")
     parser.add_argument("--whole-faces", type=int, default=6000, help="FERPlus crops as they are")
     parser.add_argument("--output", type=Path, required=True)
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print(machine_line(), flush=True)
     table = build(args.data, args.frames, args.seed, args.whole_faces)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, args.output)
     labels = np.asarray(table["class_id"])
     print(
         f"{table.num_rows} crops ({labels.sum()} faces, {(labels == 0).sum()} not) -> {args.output}"
+    )
+    splits = np.asarray(table["split"])
+    print_figures(
+        "benchmarks.face_path.face_check_data",
+        {
+            "args": vars(args),
+            "crops": table.num_rows,
+            "faces": labels.sum(),
+            "not_faces": (labels == 0).sum(),
+            "crops_by_split": {name: (splits == name).sum() for name, _ in SPLIT_SHARES},
+        },
     )
 
 

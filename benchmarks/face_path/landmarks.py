@@ -15,6 +15,7 @@ chosen on some seeds and checked on others. Results: docs/face-path-benchmark.md
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from benchmarks.face_path.report import frame_background, match
 from benchmarks.face_path.run import FERPLUS, benchmark_frames
+from benchmarks.support import machine_line, print_figures
 from hsc_infer.detectors import YuNetFaceDetector
 from hsc_infer.detectors import landmarks as bounds
 from hsc_infer.detectors.landmarks import LandmarkLayout, face_layout, plausible_face
@@ -89,20 +91,59 @@ def rejected_by(group: list[Candidate], name: str) -> int:
     return int(outside.sum())
 
 
+def percentiles(groups: dict[str, list[Candidate]]) -> list[dict]:
+    """Per feature and non-empty group: its size and the feature's PERCENTILES."""
+    return [
+        {
+            "feature": name,
+            "group": group,
+            "n": len(members),
+            "percentiles": np.percentile(feature_values(members, name), PERCENTILES).tolist(),
+        }
+        for name in (f.name for f in fields(LandmarkLayout))
+        for group, members in groups.items()
+        if members
+    ]
+
+
 def percentile_table(groups: dict[str, list[Candidate]]) -> str:
     lines = [
         "| feature | group | n | " + " | ".join(f"{p:g} %" for p in PERCENTILES) + " |",
         "|---|---|---|" + "---|" * len(PERCENTILES),
     ]
-    for name in (f.name for f in fields(LandmarkLayout)):
+    for row in percentiles(groups):
+        name = row["feature"]
         label = f"|{name}|" if name in ANGLES else name
-        for group, members in groups.items():
-            if not members:
-                continue
-            values = np.percentile(feature_values(members, name), PERCENTILES)
-            cells = " | ".join(f"{v:.2f}" for v in values)
-            lines.append(f"| {label} | {group} | {len(members)} | {cells} |")
+        cells = " | ".join(f"{v:.2f}" for v in row["percentiles"])
+        lines.append(f"| {label} | {row['group']} | {row['n']} | {cells} |")
     return "\n".join(lines)
+
+
+def rejections(found: list[Candidate], scores: list[float]) -> list[dict]:
+    """Per score threshold, for the true faces and for the false boxes kept at it: how many,
+    how many each bound rejects, how many the check (any bound) rejects, and the backgrounds of
+    the false boxes it rejects."""
+    rows = []
+    for threshold in scores:
+        kept = [c for c in found if c.score >= threshold]
+        for group, members in (
+            ("true faces", [c for c in kept if c.true_face]),
+            ("false boxes", [c for c in kept if not c.true_face]),
+        ):
+            failed = [c for c in members if not c.plausible]
+            rows.append(
+                {
+                    "score": threshold,
+                    "group": group,
+                    "n": len(members),
+                    "rejected_by": {n: rejected_by(members, n) for n in FEATURE_BOUNDS},
+                    "rejected": len(failed),
+                    "rejected_where": (
+                        sorted(c.background for c in failed) if group[0] == "f" else []
+                    ),
+                }
+            )
+    return rows
 
 
 def rejection_table(found: list[Candidate], scores: list[float]) -> str:
@@ -111,24 +152,18 @@ def rejection_table(found: list[Candidate], scores: list[float]) -> str:
         "| score >= | group | n | " + " | ".join(names) + " | any (the check) |",
         "|---|---|---|" + "---|" * (len(names) + 1),
     ]
-    for threshold in scores:
-        kept = [c for c in found if c.score >= threshold]
-        for group, members in (
-            ("true faces", [c for c in kept if c.true_face]),
-            ("false boxes", [c for c in kept if not c.true_face]),
-        ):
-            cells = " | ".join(str(rejected_by(members, n)) for n in names)
-            failed = [c for c in members if not c.plausible]
-            where = ", ".join(sorted(c.background for c in failed)) if group[0] == "f" else ""
-            lines.append(
-                f"| {threshold:g} | {group} | {len(members)} | {cells} | {len(failed)}"
-                + (f" ({where})" if where else "")
-                + " |"
-            )
+    for row in rejections(found, scores):
+        cells = " | ".join(str(row["rejected_by"][n]) for n in names)
+        where = ", ".join(row["rejected_where"])
+        lines.append(
+            f"| {row['score']:g} | {row['group']} | {row['n']} | {cells} | {row['rejected']}"
+            + (f" ({where})" if where else "")
+            + " |"
+        )
     return "\n".join(lines)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
     parser.add_argument("--frames", type=int, default=300, help="frames per seed")
@@ -138,8 +173,12 @@ def main() -> None:
     parser.add_argument("--min-score", type=float, default=0.3, help="candidates kept")
     parser.add_argument("--scores", type=float, nargs="+", default=[0.3, 0.45, 0.5, 0.6])
     parser.add_argument("--report-score", type=float, default=0.5, help="percentiles above it")
-    args = parser.parse_args()
+    return parser
 
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print(machine_line(), flush=True)
     detector = YuNetFaceDetector(0.0, args.width, min_face=args.min_face, threads=1)
     found: list[Candidate] = []
     for seed in args.seeds:
@@ -153,18 +192,26 @@ def main() -> None:
         f"{args.frames} frames each: {len(found)} candidates at score >= {args.min_score:g}\n"
     )
     print(f"Layout features at score >= {report:g}:\n")
-    print(
-        percentile_table(
-            {
-                "true faces": [c for c in shown if c.true_face],
-                "astronaut": [c for c in shown if c.true_face and c.background == "astronaut"],
-                "false boxes": [c for c in shown if not c.true_face],
-            }
-        )
-    )
+    groups = {
+        "true faces": [c for c in shown if c.true_face],
+        "astronaut": [c for c in shown if c.true_face and c.background == "astronaut"],
+        "false boxes": [c for c in shown if not c.true_face],
+    }
+    print(percentile_table(groups))
     print("\nRejected by each bound of plausible_face (false boxes: where):\n")
     print(rejection_table(found, args.scores))
     print("\nBounds: " + ", ".join(f"{n} {b}" for n, b in FEATURE_BOUNDS.items()))
+    print_figures(
+        "benchmarks.face_path.landmarks",
+        {
+            "args": vars(args),
+            "candidates": len(found),
+            "bounds": FEATURE_BOUNDS,
+            "percentile_points": PERCENTILES,
+            "percentiles": percentiles(groups),
+            "rejections": rejections(found, args.scores),
+        },
+    )
 
 
 if __name__ == "__main__":

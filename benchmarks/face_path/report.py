@@ -138,16 +138,36 @@ class Tally:
                 FaceResult(side, condition, frame.smiling[ti], direct[ti], path.get(ti))
             )
 
-    def row(self, name: str) -> str:
+    def figures(self) -> dict[str, float]:
+        """The main table's row as numbers (fractions, not percentages), and the false boxes
+        per frame by background and on a true face (`background_table`'s row)."""
         ms = np.asarray(self.ms)
         found = max(self.found, 1)
+        return {
+            "recall": self.found / max(self.faces, 1),
+            "recall_under_100px": self.small_found / max(self.small, 1),
+            "false_boxes_per_frame": self.false_boxes / max(self.frames, 1),
+            "ms_median": float(np.median(ms)),
+            "ms_p95": float(np.percentile(ms, 95)),
+            "smile_accuracy_found": self.correct / found,
+            "direct_accuracy_same_faces": self.direct_correct / found,
+            "iou_median": float(np.median(self.ious)) if self.ious else float("nan"),
+            "false_boxes_per_frame_by_background": {
+                b: self.false_by_background[b] / max(n, 1)
+                for b, n in self.frames_by_background.items()
+            },
+            "false_boxes_on_a_true_face_per_frame": self.false_on_a_face / max(self.frames, 1),
+        }
+
+    def row(self, name: str) -> str:
+        f = self.figures()
         return (
-            f"| {name} | {self.found / max(self.faces, 1):.1%} "
-            f"| {self.small_found / max(self.small, 1):.1%} "
-            f"| {self.false_boxes / max(self.frames, 1):.3f} "
-            f"| {np.median(ms):.1f} | {np.percentile(ms, 95):.1f} "
-            f"| {self.correct / found:.1%} | {self.direct_correct / found:.1%} "
-            f"| {np.median(self.ious) if self.ious else float('nan'):.2f} |"
+            f"| {name} | {f['recall']:.1%} "
+            f"| {f['recall_under_100px']:.1%} "
+            f"| {f['false_boxes_per_frame']:.3f} "
+            f"| {f['ms_median']:.1f} | {f['ms_p95']:.1f} "
+            f"| {f['smile_accuracy_found']:.1%} | {f['direct_accuracy_same_faces']:.1%} "
+            f"| {f['iou_median']:.2f} |"
         )
 
     def background_row(self, name: str, backgrounds: list[str]) -> str:
@@ -223,6 +243,23 @@ def recall_table(tallies: dict[str, Tally], key: Callable, groups: Sequence[str]
         faces = max(sum(n for _, n in groups_seen.values()), 1)
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {found / faces:.1%} |")
     return "\n".join(lines)
+
+
+def recall_figures(tally: Tally) -> dict[str, dict[str, float]]:
+    """`size_table`'s and `condition_table`'s rows for one setting as fractions: recall by the
+    face's size bucket and by its condition."""
+    return {
+        "recall_by_size": {
+            group: found / faces
+            for group, (found, faces) in recall_by(
+                tally.results, lambda r: size_bucket(r.side)
+            ).items()
+        },
+        "recall_by_condition": {
+            group: found / faces
+            for group, (found, faces) in recall_by(tally.results, lambda r: r.condition).items()
+        },
+    }
 
 
 def size_table(tallies: dict[str, Tally]) -> str:

@@ -33,8 +33,8 @@ import argparse
 import itertools
 import os
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 
@@ -55,7 +55,9 @@ from benchmarks.face_path.report import (
     background_table,
     condition_table,
     f1_table,
+    recall_figures,
     size_table,
+    smile_f1,
 )
 from benchmarks.face_path.scenes import (
     COLLAGE,
@@ -66,7 +68,7 @@ from benchmarks.face_path.scenes import (
     scene_photos,
     split_faces,
 )
-from benchmarks.support import FERPLUS, machine_line, uptime
+from benchmarks.support import FERPLUS, machine_line, print_figures, uptime
 from hsc_infer import SmileClassifier
 from hsc_infer.detectors import HaarFaceDetector, YuNetFaceDetector
 from hsc_infer.detectors.base import iou
@@ -170,8 +172,9 @@ def scene_frames(data: Path, count: int, seed: int, split: str) -> list[BenchFra
     return compose_scenes(faces, labels, scene_photos(split), split, count, seed=seed)
 
 
-def calibrate(frames: list[BenchFrame], width: int) -> None:
-    """Fit the YuNet box -> face box conversion (crops.yunet_to_face) on the true face boxes."""
+def calibrate(frames: list[BenchFrame], width: int) -> dict[str, float]:
+    """Fit the YuNet box -> face box conversion (crops.yunet_to_face) on the true face boxes;
+    prints the fit and returns its figures."""
     detector = YuNetFaceDetector(
         score_threshold=0.5, detect_width=width, min_face=0, landmark_check=False, second_look=None
     )
@@ -196,9 +199,17 @@ def calibrate(frames: list[BenchFrame], width: int) -> None:
         f"{np.percentile(sides, 75):.3f}); true centre below YuNet's, in YuNet heights, median "
         f"{np.median(downs):.3f}; right of it, in widths, median {np.median(lefts):.3f}"
     )
+    return {
+        "faces": len(sides),
+        "side_per_yunet_height_median": np.median(sides),
+        "side_per_yunet_height_p25": np.percentile(sides, 25),
+        "side_per_yunet_height_p75": np.percentile(sides, 75),
+        "centre_below_in_heights_median": np.median(downs),
+        "centre_right_in_widths_median": np.median(lefts),
+    }
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
     parser.add_argument("--frames", type=int, default=500)
@@ -249,7 +260,12 @@ def main() -> None:
     parser.add_argument(
         "--split", choices=SPLIT_NAMES, default=None, help="v2's faces and photographs (dev)"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.split is not None and args.scenes != "v2":
         parser.error("--split goes with --scenes v2")
     split = args.split or "dev"
@@ -259,8 +275,9 @@ def main() -> None:
     else:
         frames = scene_frames(args.data, args.frames, args.seed, split)
     if args.calibrate:
-        for width in args.widths:
-            calibrate(frames, width)
+        print(machine_line())
+        fits = {width: calibrate(frames, width) for width in args.widths}
+        print_figures("benchmarks.face_path.run", {"args": vars(args), "calibration": fits})
         return
 
     # One onnxruntime thread: idle pool threads spin after each run and would slow whichever
@@ -336,6 +353,26 @@ def main() -> None:
         print(background_table(tallies))
     else:
         print_v2_tables(tallies, split)
+    settings = {name: tally.figures() for name, tally in tallies.items()}
+    if args.scenes == "v2":
+        for name, tally in tallies.items():
+            settings[name].update(recall_figures(tally), smile_f1=asdict(smile_f1(tally.results)))
+    print_figures(
+        "benchmarks.face_path.run",
+        {
+            "args": vars(args),
+            "scenes": "v1" if args.scenes == "v1" else SCENES_VERSION,
+            "split": None if args.scenes == "v1" else split,
+            "frames": len(frames),
+            "frames_without_a_face": empty,
+            "faces": faces_total,
+            "opencv": cv2.__version__,
+            "seconds": seconds,
+            "load_before": before,
+            "load_after": after,
+            "settings": settings,
+        },
+    )
 
 
 def print_v2_tables(tallies: dict[str, Tally], split: str) -> None:

@@ -33,8 +33,8 @@ import argparse
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -45,7 +45,7 @@ from benchmarks.face_path.clips import NOISE_SIGMA, ClipTruth, camera_clip
 from benchmarks.face_path.frames import leak_free_test_faces, skimage_photos
 from benchmarks.face_path.report import match
 from benchmarks.face_path.run import FERPLUS
-from benchmarks.support import machine_line, uptime
+from benchmarks.support import machine_line, print_figures, uptime
 from hsc_infer import SmileClassifier
 from hsc_infer.demo.pipeline import FrameResult, HeadSmilePipeline
 from hsc_infer.demo.tracking import IouTracker
@@ -131,21 +131,34 @@ class Tally:
                 self.first_shown.setdefault(key, index)
                 self.correct += heads[matched[t]].smiling == truth.smiling[t]
 
-    def row(self, setting: Setting) -> str:
+    def figures(self) -> dict[str, float]:
+        """The table's row as numbers (fractions, not percentages)."""
         delays = [self.first_shown[k] - self.first_frame[k] for k in self.first_shown]
-        never = len(self.first_frame) - len(self.first_shown)
-        median = np.median(delays) if delays else float("nan")
-        p90 = np.percentile(delays, 90) if delays else float("nan")
         false_tracks = set(self.false_by_id) - self.true_ids
         on_face_tracks = sum(n for i, n in self.false_by_id.items() if i in self.true_ids)
+        return {
+            "recall": self.found / max(self.faces, 1),
+            "false_boxes_per_frame": self.false_boxes / max(self.frames, 1),
+            "false_boxes_of_a_face_track_per_frame": on_face_tracks / max(self.frames, 1),
+            "false_tracks": len(false_tracks),
+            "delay_frames_median": float(np.median(delays)) if delays else float("nan"),
+            "delay_frames_p90": float(np.percentile(delays, 90)) if delays else float("nan"),
+            "faces_never_shown": len(self.first_frame) - len(self.first_shown),
+            "smile_accuracy_found": self.correct / max(self.found, 1),
+            "crops_classified_per_frame": self.crops / max(self.frames, 1),
+        }
+
+    def row(self, setting: Setting) -> str:
+        f = self.figures()
         return (
-            setting.cells() + f"| {self.found / max(self.faces, 1):.1%} "
-            f"| {self.false_boxes / max(self.frames, 1):.3f} "
-            f"| {on_face_tracks / max(self.frames, 1):.3f} "
-            f"| {len(false_tracks)} "
-            f"| {median:.0f} / {p90:.0f} | {never} "
-            f"| {self.correct / max(self.found, 1):.1%} "
-            f"| {self.crops / max(self.frames, 1):.2f} |"
+            setting.cells() + f"| {f['recall']:.1%} "
+            f"| {f['false_boxes_per_frame']:.3f} "
+            f"| {f['false_boxes_of_a_face_track_per_frame']:.3f} "
+            f"| {f['false_tracks']} "
+            f"| {f['delay_frames_median']:.0f} / {f['delay_frames_p90']:.0f} "
+            f"| {f['faces_never_shown']} "
+            f"| {f['smile_accuracy_found']:.1%} "
+            f"| {f['crops_classified_per_frame']:.2f} |"
         )
 
 
@@ -236,7 +249,7 @@ def run_seed(
     return frames
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -256,7 +269,11 @@ def main() -> None:
     )
     parser.add_argument("--no-smile", action="store_true", help="skip the classifier")
     parser.add_argument("--model", default=None, help="HSC model (default: the shipped S)")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
 
     # One onnxruntime thread: a frame's few crops take about a millisecond (as in the demo).
     classifier = SmileClassifier(args.model, intra_op_threads=1)
@@ -292,6 +309,22 @@ def main() -> None:
     print(HEADER)
     for setting in grid:
         print(tallies[setting].row(setting))
+    print_figures(
+        "benchmarks.face_path.run_clips",
+        {
+            "args": vars(args),
+            "frames": frames,
+            "face_frames": any_tally.faces,
+            "faces": len(any_tally.first_frame),
+            "detector_ms_median": np.median(detector_ms),
+            "classifier": None if inner is None else classifier.model_path.name,
+            "opencv": cv2.__version__,
+            "seconds": seconds,
+            "load_before": before,
+            "load_after": after,
+            "settings": [{**asdict(s), **tallies[s].figures()} for s in grid],
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -50,7 +51,7 @@ from benchmarks.face_path.frames import (
 )
 from benchmarks.face_path.report import match
 from benchmarks.face_path.run import FERPLUS
-from benchmarks.support import machine_line, uptime
+from benchmarks.support import machine_line, print_figures, uptime
 from hsc_infer.demo import app
 from hsc_infer.demo.stages import STAGES, StageTimes
 from hsc_infer.detectors import Detection
@@ -108,7 +109,9 @@ def wall_clock_run(
     return seconds, summary[-1].split(": ", 1)[-1] if summary else ""
 
 
-def wall_clock(args: argparse.Namespace, faces, labels) -> None:
+def wall_clock(args: argparse.Namespace, faces, labels) -> dict:
+    """Times the demo as a user waits for it (`--wall`); prints the table and returns its
+    figures."""
     settings = [
         Setting("yunet", n, t, detector_width=w)
         for w in args.widths
@@ -144,6 +147,7 @@ def wall_clock(args: argparse.Namespace, faces, labels) -> None:
         "| false boxes / frame | smile acc. (found) |"
     )
     print("|---|---|---|---|---|---|---|---|")
+    rows = []
     for s in settings:
         wall = float(np.median(seconds[s]))
         recall, false, accuracy = quality[s]
@@ -151,11 +155,32 @@ def wall_clock(args: argparse.Namespace, faces, labels) -> None:
             f"| {s.detector_width} | {s.every} | {s.detector_threads} | {wall:.2f} "
             f"| {len(truths) / wall:.1f} | {recall:.1%} | {false:.3f} | {accuracy:.1%} |"
         )
+        rows.append(
+            {
+                "detector_width": s.detector_width,
+                "detect_every": s.every,
+                "detector_threads": s.detector_threads,
+                "wall_s": wall,
+                "fps": len(truths) / wall,
+                "recall": recall,
+                "false_boxes_per_frame": false,
+                "smile_accuracy_found": accuracy,
+                "demo_summary": summaries[s],
+            }
+        )
     print("\nThe demo's own summary (last round):")
     for s, summary in summaries.items():
         print(
             f"  width {s.detector_width}, every {s.every}, {s.detector_threads} thread(s): {summary}"
         )
+    return {
+        "clip": "two faces",
+        "frames": len(truths),
+        "load_before": before,
+        "load_after": after,
+        "start_up_s": np.median(start_up),
+        "settings": rows,
+    }
 
 
 def score(jsonl: Path, truths: list[ClipTruth]) -> tuple[float, float, float]:
@@ -202,7 +227,7 @@ def run_demo(setting: Setting, clip: Path, out: Path) -> StageTimes:
     return demo.times
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
     parser.add_argument("--detectors", nargs="+", default=["yunet"], help="-m values")
@@ -218,14 +243,19 @@ def main() -> None:
     parser.add_argument(
         "--widths", type=int, nargs="+", default=[512], help="--wall: YuNet's search widths"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     faces, labels = leak_free_test_faces(args.data)
     order = np.random.default_rng(args.seed).permutation(len(faces))
     faces, labels = [faces[i] for i in order], labels[order]
     if args.wall:
-        wall_clock(args, faces, labels)
+        figures = wall_clock(args, faces, labels)
+        print_figures("benchmarks.inference.demo", {"args": vars(args), **figures})
         return
     settings = [
         Setting(d, n, t)
@@ -264,6 +294,7 @@ def main() -> None:
         + " | recall | false boxes / frame | smile acc. (found) |"
     )
     print("|---" * (8 + len(stages)) + "|")
+    rows = []
     for setting, runs in results.items():
         fps = np.median([t.loop_fps() for t, _ in runs])
         ms = [np.median([t.means().get(s, 0.0) for t, _ in runs]) for s in stages]
@@ -279,6 +310,32 @@ def main() -> None:
             + " | ".join(f"{m:.1f}" for m in ms)
             + f" {cells}"
         )
+        rows.append(
+            {
+                "detector": setting.detector,
+                "detect_every": setting.every,
+                "detector_threads": None if threads == "-" else threads,
+                "mode": setting.mode(),
+                "fps": fps,
+                "stage_ms": dict(zip(stages, ms, strict=True)),
+                "recall": None if quality is None else quality[0],
+                "false_boxes_per_frame": None if quality is None else quality[1],
+                "smile_accuracy_found": None if quality is None else quality[2],
+            }
+        )
+    print_figures(
+        "benchmarks.inference.demo",
+        {
+            "args": vars(args),
+            "clip": "segments",
+            "frames": len(truths),
+            "faces": sum(len(t.boxes) for t in truths),
+            "opencv": cv2.__version__,
+            "load_before": before,
+            "load_after": after,
+            "settings": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     benchmarks/inference/gpu.sh                  # sets up the GPU environment when there is a GPU
     python -m benchmarks.inference.gpu --steps 20 --output gpu.json    # whatever this machine has
 
-It prints, as JSON lines and then one summary:
+It prints the machine, then JSON lines and one summary (ending with it on one line):
 
 * the S train step alone with its batch already on the device, in float32 and in bfloat16
   (`--use_amp`): images/s over --steps steps after the compiling one;
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,15 @@ import numpy as np
 from benchmarks.support import (
     load_average_1m,
     machine_facts,
+    machine_line,
     median_ms,
+    print_figures,
     print_report,
     train_step_seconds,
 )
 
 
-def parse_args() -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="s")
     parser.add_argument("--batch_size", type=int, default=256)
@@ -48,7 +51,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model", default="s", help="Shipped model name or ONNX file.")
     parser.add_argument("--num_workers", type=int, default=4)
     parser.add_argument("--output", default=None, help="Write the summary JSON here too.")
-    return parser.parse_args()
+    return parser
 
 
 def machine() -> dict[str, Any]:
@@ -185,8 +188,9 @@ def bench_onnxruntime(args: argparse.Namespace, results: list[dict], workdir: Pa
         emit(results, **row)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print(machine_line(), flush=True)
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-gpu-") as folder:
         workdir = Path(folder)
@@ -194,6 +198,7 @@ def main() -> None:
         bench_onnxruntime(args, results, workdir)
     summary = {"machine": machine(), "batch_size": args.batch_size, "results": results}
     print_report(summary, args.output)
+    print_figures("benchmarks.inference.gpu", {"args": vars(args), **summary})
 
 
 if __name__ == "__main__":

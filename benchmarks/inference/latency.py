@@ -28,9 +28,10 @@ from benchmarks.inference.stand_ins import (
     build_tiny_deimv2,
     write_synthetic_video,
 )
-from benchmarks.support import machine_line, median_ms
+from benchmarks.support import machine_line, median_ms, print_figures
 from hsc_infer import SmileClassifier
-from hsc_infer.demo.app import Demo, build_parser
+from hsc_infer.demo.app import Demo
+from hsc_infer.demo.app import build_parser as demo_parser
 
 
 def bench_model(path: Path, runs: int, batch: int) -> dict[str, float]:
@@ -55,19 +56,24 @@ def demo_fps(model: Path, video: Path, detector: Path | None, out: Path) -> tupl
     argv = ["-v", str(video), "-hm", str(model), "--headless", "-dvw", "--output-dir", str(out)]
     if detector is not None:
         argv += ["-m", str(detector)]
-    demo = Demo(build_parser().parse_args(argv))  # model loading is not timed
+    demo = Demo(demo_parser().parse_args(argv))  # model loading is not timed
     start = time.perf_counter()
     frames = demo.run()
     return frames / (time.perf_counter() - start), frames
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("models", nargs="*", type=Path, help="HSC ONNX models")
     p.add_argument("--tiny", action="store_true", help="also bench a tiny stand-in model")
     p.add_argument("--runs", type=int, default=300, help="runs per latency median")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--demo-frames", type=int, default=60, help="0: skip the demo FPS")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     if not args.models and not args.tiny:
         p.error("pass ONNX models, or --tiny")
@@ -84,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(header)
         print("-" * len(header))
+        rows, demo = [], []
         for path in models:
             r = bench_model(path, args.runs, args.batch)
+            rows.append({"model": path.name, **r})
             print(
                 f"{path.name:<28} {r['b1_1thread_ms']:>15.3f} {r['b1_default_ms']:>14.3f} "
                 f"{r['predict_b1_ms']:>14.3f} {r['predict_b1_flip_ms']:>14.3f} "
@@ -100,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
             for label, detector in (("Haar faces", None), ("DEIMv2 stand-in", stand_in)):
                 fps, frames = demo_fps(models[0], video, detector, tmp / "demo_out")
                 print(f"demo FPS ({models[0].name}, {label}, {frames} frames 640x480): {fps:.1f}")
+                demo.append(
+                    {"model": models[0].name, "detector": label, "frames": frames, "fps": fps}
+                )
+    print_figures(
+        "benchmarks.inference.latency",
+        {"args": vars(args), "onnxruntime": ort.__version__, "models": rows, "demo_fps": demo},
+    )
     return 0
 
 

@@ -30,7 +30,7 @@ import onnxruntime
 
 from benchmarks.face_path.frames import leak_free_test_faces, skimage_photos
 from benchmarks.robustness.detector_crop import detector, detector_crops
-from benchmarks.support import FERPLUS, machine_facts
+from benchmarks.support import FERPLUS, machine_facts, print_figures
 from hsc_infer import SmileClassifier
 from hsc_jax.evaluation.shifts import (
     BASE_SEED,
@@ -197,13 +197,17 @@ def header(report: dict[str, Any]) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["p", "s"], help="shipped names or .onnx")
     parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
     parser.add_argument("--limit", type=int, default=None, help="only the first N faces")
     parser.add_argument("--output", type=Path, default=None, help="write the report as JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
 
     faces, labels = leak_free_test_faces(args.data)
     if args.limit is not None:
@@ -213,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print_figures("benchmarks.robustness.ferplus_shift", {"args": vars(args), **report})
     return report
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from benchmarks.support import machine_line, seconds_per_call
+from benchmarks.support import machine_line, print_figures, seconds_per_call
 from benchmarks.torch_reference.model import Net
 
 
@@ -45,8 +46,9 @@ def bench(model, x, y, steps: int, warmup: int) -> tuple[float, float]:
     return train, evaluate
 
 
-def profile(model, x, y, steps: int, top: int) -> None:
-    """Top operators of the train step by self CPU time, as a markdown table."""
+def profile(model, x, y, steps: int, top: int) -> dict:
+    """Top operators of the train step by self CPU time, as a markdown table; returns its
+    figures."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
@@ -63,15 +65,26 @@ def profile(model, x, y, steps: int, top: int) -> None:
     print("| # | operator | ms/step | % of step | calls/step |")
     print("|---:|---|---:|---:|---:|")
     ranked = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:top]
+    operators = []
     for rank, event in enumerate(ranked, 1):
         ms = event.self_cpu_time_total / 1000 / steps
         print(
             f"| {rank} | {event.key} | {ms:.1f} | {100 * ms / step_ms:.1f} | "
             f"{event.count // steps} |"
         )
+        operators.append(
+            {
+                "rank": rank,
+                "operator": event.key,
+                "ms_per_step": ms,
+                "percent_of_step": 100 * ms / step_ms,
+                "calls_per_step": event.count // steps,
+            }
+        )
+    return {"step_ms_under_profiler": step_ms, "top_operators": operators}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=10)
@@ -79,16 +92,23 @@ def main() -> None:
     parser.add_argument("--num_blocks", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--profile", type=int, default=0, help="print the top N operators")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     torch.manual_seed(0)
     print(f"{machine_line()}; torch {torch.__version__}, threads {torch.get_num_threads()}")
     x = torch.rand(args.batch, 3, 48, 48)
     y = (torch.rand(args.batch) > 0.5).float()
+    setup = {"args": vars(args), "torch": torch.__version__, "threads": torch.get_num_threads()}
     if args.profile:
         model = Net(num_blocks=args.num_blocks).to(memory_format=torch.channels_last)
         xs = x.contiguous(memory_format=torch.channels_last)
-        profile(model, xs, y, args.steps, args.profile)
+        figures = profile(model, xs, y, args.steps, args.profile)
+        print_figures("benchmarks.torch_reference.step", {**setup, **figures})
         return
+    runs = []
     for layout in ("nchw", "channels_last"):
         for _ in range(args.repeats):
             model = Net(num_blocks=args.num_blocks)
@@ -101,6 +121,15 @@ def main() -> None:
             print(
                 f"{layout:14s} params {params:8d}  train {train:7.1f} img/s  eval {evaluate:8.1f} img/s"
             )
+            runs.append(
+                {
+                    "layout": layout,
+                    "params": params,
+                    "train_images_per_s": train,
+                    "eval_images_per_s": evaluate,
+                }
+            )
+    print_figures("benchmarks.torch_reference.step", {**setup, "runs": runs})
 
 
 if __name__ == "__main__":

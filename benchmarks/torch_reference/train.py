@@ -9,7 +9,7 @@ uint8 RGB images, labels and split names (what benchmarks/training/vs_reference.
 The reference's shape: a `Dataset` that augments one image per access, a `DataLoader` with
 worker processes batching them, a balanced sampler, BCE with `pos_weight`, AdamW, reduce on
 plateau, validation and a checkpoint every epoch, and the best checkpoint evaluated on test.
-The network is the one in benchmarks/torch_reference/step.py, trained channels_last (PyTorch's
+The network is the one in benchmarks/torch_reference/model.py, trained channels_last (PyTorch's
 faster layout on a CPU) or, with `--layout nchw`, in PyTorch's default layout, which is how the
 reference trains (it never asks for another). Beside it: benchmarks/torch_reference/settings.py (the
 reference's settings, copied), benchmarks/torch_reference/transforms.py (the resize and the augmentation)
@@ -24,6 +24,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from benchmarks.support import machine_line, print_figures
 from benchmarks.torch_reference.model import Net
 from benchmarks.torch_reference.settings import NUM_BLOCKS, REFERENCE_NUM_WORKERS
 from benchmarks.torch_reference.transforms import augment, resize
@@ -161,7 +163,7 @@ def load_split(data: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.n
     return data["images"][chosen], data["labels"][chosen].astype(np.int64)
 
 
-def parse_args() -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help=".npz with images, labels, split")
     parser.add_argument("--output_dir", required=True)
@@ -179,7 +181,7 @@ def parse_args() -> argparse.Namespace:
         default="channels_last",
         help="memory format of the network and its input (nchw: as the reference trains)",
     )
-    return parser.parse_args()
+    return parser
 
 
 def fit(args: argparse.Namespace, data: dict[str, np.ndarray]) -> dict:
@@ -248,14 +250,21 @@ def fit(args: argparse.Namespace, data: dict[str, np.ndarray]) -> dict:
     }
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print(f"{machine_line()}; torch {torch.__version__}", flush=True)
     torch.manual_seed(args.seed)
     with np.load(args.data) as archive:
         data = {name: archive[name] for name in ("images", "labels", "split")}
+    started = time.perf_counter()
     summary = fit(args, data)
+    fit_s = time.perf_counter() - started
     (Path(args.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary), flush=True)
+    rows = {name: int(np.sum(data["split"] == name)) for name in ("train", "val", "test")}
+    print_figures(
+        "benchmarks.torch_reference.train",
+        {"args": vars(args), "torch": torch.__version__, "rows": rows, "fit_s": fit_s, **summary},
+    )
 
 
 if __name__ == "__main__":

@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from benchmarks.support import machine_line, seconds_and_kernel_per_call, seconds_per_call
+from benchmarks.support import (
+    machine_line,
+    print_figures,
+    seconds_and_kernel_per_call,
+    seconds_per_call,
+)
 from hsc_infer.contract import ModelContract
 from hsc_jax.allocator import malloc_setting, restart_with_tuned_malloc
 from hsc_jax.models import NAMED_SIZES, ModelConfig, count_parameters, create_model, set_depthwise
@@ -124,7 +130,7 @@ def bench(
     return params, batch / train_s, batch / eval_s, compile_s, model, (faults, kernel_s)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="p,n,t,s,c,m,l", help="named sizes, comma separated")
     parser.add_argument(
@@ -139,7 +145,11 @@ def main() -> None:
     parser.add_argument(
         "--device", default="cpu", choices=("auto", "cpu", "gpu", "tpu"), help="as train --device"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     restart_with_tuned_malloc()  # as `hsc-jax train` runs
     image_size = (48, 48)
     parallel = data_parallel(args.device)
@@ -159,6 +169,7 @@ def main() -> None:
         "| page faults / step | kernel s / step |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    rows = []
     for name, config in runs:
         best_train, best_eval, kernel = 0.0, 0.0, (0.0, 0.0)
         for _ in range(args.repeats):
@@ -174,6 +185,29 @@ def main() -> None:
             f"{compile_s:.1f} | {kernel[0]:,.0f} | {kernel[1]:.2f} |",
             flush=True,
         )
+        rows.append(
+            {
+                "model": name,
+                "params": params,
+                "train_images_per_s": best_train,
+                "eval_images_per_s": best_eval,
+                "forward_mflops_per_image": fwd / 1e6,
+                "train_step_compile_s": compile_s,
+                "page_faults_per_step": kernel[0],
+                "kernel_s_per_step": kernel[1],
+            }
+        )
+    print_figures(
+        "benchmarks.training.models",
+        {
+            "args": vars(args),
+            "devices": f"{parallel.device_count} {parallel.backend}",
+            "jax": jax.__version__,
+            "image_size": list(image_size),
+            "malloc": malloc_setting(),
+            "models": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -12,18 +12,19 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Sequence
 
 import jax
 import numpy as np
 
-from benchmarks.support import machine_facts, train_step_seconds
+from benchmarks.support import machine_facts, print_figures, train_step_seconds
 from hsc_jax.allocator import restart_with_tuned_malloc
 from hsc_jax.train.config import TrainConfig
 from hsc_jax.train.pipeline import epoch_batches, plan_epoch
 from hsc_jax.train.trainer import Trainer
 
 
-def parse_args() -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_root", required=True)
     parser.add_argument("--size", default="s")
@@ -33,11 +34,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--num_workers", type=int, default=2)
     parser.add_argument("--use_amp", action="store_true")
     parser.add_argument("--device", default="auto")
-    return parser.parse_args()
+    return parser
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     restart_with_tuned_malloc()  # as `hsc-jax train` runs
     with tempfile.TemporaryDirectory() as output_dir:
         config = TrainConfig(
@@ -105,6 +106,7 @@ def main() -> None:
             ),
         }
         print(json.dumps(report, indent=2))
+    print_figures("benchmarks.training.pipeline", {"args": vars(args), **report})
 
 
 if __name__ == "__main__":

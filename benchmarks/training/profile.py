@@ -17,11 +17,12 @@ import json
 import re
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
 
-from benchmarks.support import machine_line
+from benchmarks.support import machine_line, print_figures
 from benchmarks.training.models import real_train_step
 from hsc_jax.allocator import malloc_setting, restart_with_tuned_malloc
 from hsc_jax.models import NAMED_SIZES
@@ -73,14 +74,18 @@ def thunk_times(trace_dir: Path, names: set[str]) -> collections.Counter:
     return totals
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="s", choices=sorted(NAMED_SIZES))
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--depthwise", default="auto", choices=("auto", "slices", "grouped"))
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     restart_with_tuned_malloc()  # as `hsc-jax train` runs
     parallel = data_parallel("cpu")
     _, _, train_once, _, _ = real_train_step(
@@ -108,9 +113,19 @@ def main() -> None:
     )
     print("| # | thunk | ms/step | % of step | what it computes |")
     print("|---:|---|---:|---:|---|")
+    top = []
     for rank, (name, micros) in enumerate(totals.most_common(args.top), 1):
         ms = micros / 1000 / args.steps
         print(f"| {rank} | {name} | {ms:.1f} | {100 * ms / step_ms:.1f} | {described[name]} |")
+        top.append(
+            {
+                "rank": rank,
+                "thunk": name,
+                "ms_per_step": ms,
+                "percent_of_step": 100 * ms / step_ms,
+                "computes": described[name],
+            }
+        )
     kinds: collections.Counter = collections.Counter()
     for name, micros in totals.items():
         kinds[described[name].split(":")[0].split(" ")[0]] += micros
@@ -120,6 +135,22 @@ def main() -> None:
             f"{kind} {100 * micros / 1000 / args.steps / step_ms:.0f} %"
             for kind, micros in kinds.most_common()
         )
+    )
+    print_figures(
+        "benchmarks.training.profile",
+        {
+            "args": vars(args),
+            "malloc": malloc_setting(),
+            "step_ms": step_ms,
+            "images_per_s_under_profiler": args.batch / wall,
+            "thunk_ms": thunk_ms,
+            "thunks": len(totals),
+            "top_thunks": top,
+            "percent_of_step_by_kind": {
+                kind: 100 * micros / 1000 / args.steps / step_ms
+                for kind, micros in kinds.most_common()
+            },
+        },
     )
 
 

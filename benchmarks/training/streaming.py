@@ -26,16 +26,23 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
 
-from benchmarks.support import load_average_1m, machine_facts, print_report
+from benchmarks.support import (
+    load_average_1m,
+    machine_facts,
+    machine_line,
+    print_figures,
+    print_report,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def parse_args() -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_root", required=True)
     parser.add_argument("--size", default="p")
@@ -56,7 +63,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="More train flags.")
     parser.add_argument("--output", default=None, help="Write the results as JSON here too.")
-    return parser.parse_args()
+    return parser
 
 
 def high_water_mark(pid: int) -> int | None:
@@ -138,8 +145,9 @@ def run_once(args: argparse.Namespace, label: str, mode: str, tree: str | None) 
         }
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print(machine_line(), flush=True)
     runs = [(mode, mode, None) for mode in args.modes]
     if args.before:
         runs.insert(0, ("ram (before)", "ram", str(Path(args.before).resolve())))
@@ -160,6 +168,7 @@ def main() -> None:
         "runs": results,
     }
     print_report(report, args.output)
+    print_figures("benchmarks.training.streaming", {"args": vars(args), **report})
 
 
 if __name__ == "__main__":

@@ -10,20 +10,25 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Sequence
 
 import cv2
 
-from benchmarks.support import machine_line
+from benchmarks.support import machine_line, print_figures
 from hsc_jax.data.synth import render_synthetic_dataset
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="images per repeat")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
 
     # One core: OpenCV would otherwise spread blurs and resizes over every CPU.
     cv2.setNumThreads(1)
@@ -41,6 +46,16 @@ def main() -> None:
         f"{args.image_size}x{args.image_size}: "
         f"wall clock best {max(rates):,.0f} images/s, median {statistics.median(rates):,.0f}; "
         f"CPU time best {max(cpu_rates):,.0f} images/s (mean PNG {mean_png:,.0f} bytes)"
+    )
+    print_figures(
+        "benchmarks.training.synth",
+        {
+            "args": vars(args),
+            "wall_best_images_per_s": max(rates),
+            "wall_median_images_per_s": statistics.median(rates),
+            "cpu_best_images_per_s": max(cpu_rates),
+            "mean_png_bytes": mean_png,
+        },
     )
 
 

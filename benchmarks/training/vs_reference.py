@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from benchmarks.support import load_average_1m, machine_line
+from benchmarks.support import load_average_1m, machine_line, print_figures
 from hsc_jax import atomic
 from hsc_jax.allocator import OPT_OUT, tuned_environment
 from hsc_jax.data.labels import SPLITS, normalise_split
@@ -181,23 +181,32 @@ def environments(work: Path, torch_malloc: str) -> dict[str, dict[str, str]]:
     return {"jax": jax_env, "torch": torch_env}
 
 
-def scores(summary_path: Path) -> str:
+def run_scores(summary_path: Path) -> dict[str, float | None]:
     """Best validation F1 and test F1 from a run's summary.json: both sides learned alike."""
     summary = json.loads(summary_path.read_text())
     test = (summary.get("test_metrics") or {}).get("f1")
-    return f"best val F1 {_number(summary.get('best_f1'))}, test F1 {_number(test)}"
+    return {"best_val_f1": summary.get("best_f1"), "test_f1": test}
+
+
+def scores(summary_path: Path) -> str:
+    found = run_scores(summary_path)
+    return f"best val F1 {_number(found['best_val_f1'])}, test F1 {_number(found['test_f1'])}"
 
 
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def run_interleaved(work: Path, parquet: Path, npz: Path, args: argparse.Namespace) -> dict:
-    """JAX, then PyTorch in each layout asked for, and again; seconds per run of each side."""
+def run_interleaved(
+    work: Path, parquet: Path, npz: Path, args: argparse.Namespace
+) -> tuple[dict[str, list[float]], dict[str, list[dict]]]:
+    """JAX, then PyTorch in each layout asked for, and again: seconds per run of each side, and
+    each run's best validation F1 and test F1."""
     builders = {"jax": (partial(jax_command, parquet), "jax")}
     for layout in args.torch_layouts:
         builders[f"torch {layout}"] = (partial(torch_command, npz, layout=layout), "torch")
     seconds: dict[str, list[float]] = {side: [] for side in builders}
+    learned: dict[str, list[dict]] = {side: [] for side in builders}
     environ = environments(work, args.torch_malloc)
     for repeat in range(1, args.repeats + 1):
         for side, (build, kind) in builders.items():
@@ -209,26 +218,31 @@ def run_interleaved(work: Path, parquet: Path, npz: Path, args: argparse.Namespa
             )
             took = timed_run(build(work / name, args), work / f"{name}.log", environ[kind])
             seconds[side].append(took)
+            learned[side].append(run_scores(work / name / "summary.json"))
             print(f"  {side}: {took:.1f} s ({scores(work / name / 'summary.json')})", flush=True)
-    return seconds
+    return seconds, learned
 
 
-def report(seconds: dict[str, list[float]]) -> None:
+def report(seconds: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     """Seconds per run, then for each PyTorch side the ratio to the cold JAX run and to the
-    best warm one."""
+    best warm one; returns those ratios by side ({"cold": r, "warm": r})."""
     for side, values in seconds.items():
         runs = ", ".join(f"{value:.1f}" for value in values)
         print(f"{side:21s} seconds per run: {runs}")
     cold, warm = seconds["jax"][0], seconds["jax"][1:]
+    ratios = {}
     for side in (side for side in seconds if side != "jax"):
         torch_best = min(seconds[side])
+        ratios[side] = {"cold": torch_best / cold}
         line = f"ratio {side} (best) / jax: compile cache cold {torch_best / cold:.2f}"
         if warm:
+            ratios[side]["warm"] = torch_best / min(warm)
             line += f", warm (best) {torch_best / min(warm):.2f}"
         print(line)
+    return ratios
 
 
-def parse_args() -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="FERPlus parquet")
     parser.add_argument("--faces", type=int, default=4000, help="train faces in the subset")
@@ -257,7 +271,12 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="work in this folder and keep it (subset, logs, run folders); default: a temporary one",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
     unknown = sorted(set(args.torch_layouts) - set(TORCH_LAYOUTS))
     if unknown or not args.torch_layouts:
         parser.error(f"--torch_layouts: choose from {', '.join(TORCH_LAYOUTS)}, got {unknown}")
@@ -272,10 +291,11 @@ def check_keep_folder(path: Path | None) -> None:
         raise SystemExit(f"--keep {path}: give a new or empty folder")
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
     check_torch_python(args.torch_python)
     check_keep_folder(args.keep)
+    print(machine_line(), flush=True)
     # A kept folder is the caller's; otherwise a temporary one goes when the runs end.
     keep_or_temporary = (
         nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory(prefix="hsc-bench-")
@@ -291,7 +311,19 @@ def main() -> None:
             f"settings: size {args.size}, batch {args.batch_size}, epochs {args.epochs}, "
             f"balanced resampling, CPU; PyTorch malloc {args.torch_malloc}"
         )
-        report(run_interleaved(work, parquet, npz, args))
+        seconds, learned = run_interleaved(work, parquet, npz, args)
+        ratios = report(seconds)
+    print_figures(
+        "benchmarks.training.vs_reference",
+        {
+            "args": vars(args),
+            "rows_taken": taken,
+            "rows_used": used,
+            "seconds_per_run": seconds,
+            "scores_per_run": learned,
+            "torch_over_jax_best": ratios,
+        },
+    )
 
 
 if __name__ == "__main__":
