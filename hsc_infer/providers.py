@@ -1,14 +1,16 @@
 """Execution provider choice and session creation, shared by the classifier and the detectors.
 
-`cpu` runs on CPU; `cuda` tries CUDA then CPU; `tensorrt` tries TensorRT, then CUDA, then CPU.
-A provider this onnxruntime build does not offer is reported once per process (a logging
-warning) and the next one in the chain is used.
+`cpu` runs on CPU; `cuda` tries CUDA then CPU; `tensorrt` tries TensorRT, then CUDA, then CPU;
+`coreml` (onnxruntime's Apple builds) tries CoreML, then CPU. A provider this onnxruntime build
+does not offer is reported once per process (a logging warning) and the next one in the chain is
+used.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,16 +20,18 @@ from hsc_infer.errors import ContractError, ProviderError
 
 logger = logging.getLogger(__name__)
 
-ProviderName = Literal["cpu", "cuda", "tensorrt"]
-PROVIDER_CHOICES: tuple[str, ...] = ("cpu", "cuda", "tensorrt")
+ProviderName = Literal["cpu", "cuda", "tensorrt", "coreml"]
+PROVIDER_CHOICES: tuple[str, ...] = ("cpu", "cuda", "tensorrt", "coreml")
 
 _CPU = "CPUExecutionProvider"
 _CUDA = "CUDAExecutionProvider"
 _TENSORRT = "TensorrtExecutionProvider"
+_COREML = "CoreMLExecutionProvider"
 _CHAINS: dict[str, tuple[str, ...]] = {
     "cpu": (_CPU,),
     "cuda": (_CUDA, _CPU),
     "tensorrt": (_TENSORRT, _CUDA, _CPU),
+    "coreml": (_COREML, _CPU),
 }
 # TensorRT cannot build these data-dependent-shape ops since onnxruntime 1.21; leaving them to
 # CUDA keeps detector graphs that contain them working.
@@ -36,14 +40,40 @@ TRT_EXCLUDED_OPS = "NonMaxSuppression,NonZero,RoiAlign"
 _reported_unavailable: set[str] = set()
 
 
-def tensorrt_options(cache_dir: str | Path = ".", int8: bool = False) -> dict[str, Any]:
-    """TensorRT options: engine cache on (building an engine takes minutes), FP16 on."""
+@dataclass(frozen=True)
+class ShapeProfile:
+    """The input shapes a TensorRT engine is built for, when a model's input size varies: one
+    engine then serves every shape between `smallest` and `largest` (NCHW), tuned for `usual`."""
+
+    input_name: str
+    smallest: tuple[int, ...]
+    usual: tuple[int, ...]
+    largest: tuple[int, ...]
+
+    def options(self) -> dict[str, str]:
+        def spell(shape: tuple[int, ...]) -> str:
+            return f"{self.input_name}:{'x'.join(map(str, shape))}"
+
+        return {
+            "trt_profile_min_shapes": spell(self.smallest),
+            "trt_profile_opt_shapes": spell(self.usual),
+            "trt_profile_max_shapes": spell(self.largest),
+        }
+
+
+def tensorrt_options(
+    cache_dir: str | Path = ".", int8: bool = False, profile: ShapeProfile | None = None
+) -> dict[str, Any]:
+    """TensorRT options: engine cache on (building an engine takes minutes), FP16 on, and the
+    shape profile of a model whose input size varies."""
     options: dict[str, Any] = {
         "trt_engine_cache_enable": True,
         "trt_engine_cache_path": str(cache_dir),
         "trt_fp16_enable": True,
         "trt_op_types_to_exclude": TRT_EXCLUDED_OPS,
     }
+    if profile is not None:
+        options |= profile.options()
     if int8:
         options |= {
             "trt_int8_enable": True,
@@ -63,6 +93,7 @@ def resolve_providers(
     provider: str = "cpu",
     trt_cache_dir: str | Path = ".",
     trt_int8: bool = False,
+    trt_profile: ShapeProfile | None = None,
 ) -> list[str | tuple[str, dict[str, Any]]]:
     """The onnxruntime provider list for a choice, keeping only providers this build offers."""
     key = (provider or "cpu").lower()
@@ -77,7 +108,9 @@ def resolve_providers(
         if name not in available:
             _report_unavailable(name, next(n for n in chain[chain.index(name) :] if n in available))
     return [
-        (name, tensorrt_options(trt_cache_dir, trt_int8)) if name == _TENSORRT else name
+        (name, tensorrt_options(trt_cache_dir, trt_int8, trt_profile))
+        if name == _TENSORRT
+        else name
         for name in usable
     ]
 
@@ -109,9 +142,10 @@ def create_session(
     trt_cache_dir: str | Path = ".",
     trt_int8: bool = False,
     allow_spinning: bool = True,
+    trt_profile: ShapeProfile | None = None,
 ) -> ort.InferenceSession:
     """An InferenceSession on the first usable provider of the chain for `provider`."""
-    providers = resolve_providers(provider, trt_cache_dir, trt_int8)
+    providers = resolve_providers(provider, trt_cache_dir, trt_int8, trt_profile)
     options = session_options(intra_op_threads, allow_spinning)
     try:
         session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)

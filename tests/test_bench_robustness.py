@@ -102,7 +102,6 @@ def test_the_report_scores_every_shift_and_counts_misses_as_not_smiling(tmp_path
 def test_shipped_s_on_64_ferplus_faces(tmp_path):
     if not bench_robustness.FERPLUS.exists():
         pytest.skip(f"FERPlus is not available at {bench_robustness.FERPLUS}")
-    pytest.importorskip("yuface")
     output = tmp_path / "shift.json"
     bench_robustness.main(["--limit", "64", "--models", "s", "--output", str(output)])
 
@@ -123,7 +122,6 @@ def test_shipped_s_on_64_ferplus_faces(tmp_path):
 def test_the_detector_shift_keeps_the_settings_it_was_frozen_with():
     # ferplus-shift-v1's detector_crop figures were taken with YuNet at 448 px without the
     # second look; the demo's defaults moving on must not change them.
-    pytest.importorskip("yuface")
     yunet = detector_crop.detector()
     assert (yunet.detect_width, yunet.score_threshold, yunet.min_face) == (448, 0.5, 32)
     assert yunet.second_look is None

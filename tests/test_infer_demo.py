@@ -185,7 +185,6 @@ def test_by_default_a_face_shows_from_the_detectors_second_run(models, tmp_path)
 
 
 def test_yunet_width_and_threads_reach_the_detector(models, tmp_path, capsys):
-    pytest.importorskip("yuface")
     hsc, _ = models
     argv = ["-v", "0", "-hm", str(hsc), "-m", "yunet", "--detector-width", "320"]
     args = app.build_parser().parse_args(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from helpers import assert_detector_contract, build_tiny_deimv2
@@ -15,7 +17,6 @@ from hsc_infer.detectors import (
     YuNetFaceDetector,
     load_detector,
 )
-from hsc_infer.detectors.yunet import yuface_available
 
 ROWS = [
     [7, 0.25, 0.10, 0.50, 0.60, 0.90],  # head
@@ -57,13 +58,11 @@ def test_detection_is_frozen():
     assert (d.width, d.height, d.kind) == (4, 2, "head")
 
 
-def test_default_detector_is_yunet_where_it_installs_else_haar(monkeypatch):
-    expected = YuNetFaceDetector if yuface_available() else HaarFaceDetector
-    assert isinstance(load_detector(None), expected)
-    import hsc_infer.detectors as detectors
-
-    monkeypatch.setattr(detectors, "yuface_available", lambda: False)
-    assert isinstance(load_detector(None), HaarFaceDetector)
+def test_default_detector_is_yunet_with_no_yuface(monkeypatch):
+    monkeypatch.setitem(sys.modules, "yuface", None)  # as on Python 3.12+, macOS, ARM
+    detector = load_detector(None)
+    assert isinstance(detector, YuNetFaceDetector)
+    assert detector.session.get_providers() == ["CPUExecutionProvider"]
 
 
 def test_haar_detector_by_name():
@@ -168,3 +167,20 @@ def test_pipeline_with_a_plugged_in_face_detector(tmp_path):
     assert head.box == (85, 80, 165, 160)  # grown to the head crop a reference model expects
     assert head.track_id == 1 and head.label == "" and head.smiling is False
     assert result.detector_ms >= 0 and result.classifier_ms > 0
+
+
+def test_the_execution_provider_reaches_yunet(monkeypatch):
+    """`-ep` moves YuNet with the classifier: the session is asked for the chain of `provider`."""
+    import hsc_infer.detectors.yunet as yunet
+
+    asked = {}
+    real = yunet.create_session
+
+    def spy(path, provider="cpu", **settings):
+        asked.update(provider=provider, **settings)
+        return real(path, "cpu", **{k: v for k, v in settings.items() if k != "trt_profile"})
+
+    monkeypatch.setattr(yunet, "create_session", spy)
+    load_detector(None, provider="tensorrt", trt_cache_dir="/tmp/engines")
+    assert asked["provider"] == "tensorrt" and asked["trt_cache_dir"] == "/tmp/engines"
+    assert asked["trt_profile"] == yunet.TENSORRT_PROFILE

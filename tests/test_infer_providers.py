@@ -9,6 +9,7 @@ import pytest
 from helpers import build_tiny_classifier
 
 from hsc_infer import SmileClassifier, providers
+from hsc_infer.detectors.yunet import TENSORRT_PROFILE
 from hsc_infer.errors import ProviderError
 
 
@@ -40,6 +41,35 @@ def test_tensorrt_chain_and_options(monkeypatch):
     assert options["trt_fp16_enable"] is True
     assert options["trt_op_types_to_exclude"] == "NonMaxSuppression,NonZero,RoiAlign"
     assert providers.resolve_providers("cuda") == every[1:]
+
+
+def test_yunet_asks_tensorrt_for_one_engine_over_every_frame_size(monkeypatch):
+    every = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(providers.ort, "get_available_providers", lambda: every)
+    (name, options), *_ = providers.resolve_providers("tensorrt", trt_profile=TENSORRT_PROFILE)
+    assert name == "TensorrtExecutionProvider"
+    assert options["trt_profile_min_shapes"] == "images:1x3x32x32"
+    assert options["trt_profile_opt_shapes"] == "images:1x3x480x640"
+    assert options["trt_profile_max_shapes"] == "images:8x3x1088x1920"
+    # The classifier's input size is fixed: no profile.
+    (_, plain), *_ = providers.resolve_providers("tensorrt")
+    assert not any(key.startswith("trt_profile") for key in plain)
+
+
+def test_coreml_is_selectable_and_falls_back_to_cpu(monkeypatch, caplog):
+    monkeypatch.setattr(
+        providers.ort,
+        "get_available_providers",
+        lambda: ["CoreMLExecutionProvider", "CPUExecutionProvider"],
+    )
+    assert providers.resolve_providers("coreml") == [
+        "CoreMLExecutionProvider",
+        "CPUExecutionProvider",
+    ]
+    monkeypatch.setattr(providers.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with caplog.at_level(logging.WARNING, logger="hsc_infer.providers"):
+        assert providers.resolve_providers("coreml") == ["CPUExecutionProvider"]
+    assert "CoreMLExecutionProvider" in caplog.records[0].getMessage()
 
 
 def test_cuda_falls_back_to_cpu_with_one_warning(tmp_path, caplog):

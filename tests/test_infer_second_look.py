@@ -92,7 +92,6 @@ def astronaut() -> np.ndarray:
 
 
 def test_yunet_looks_again_at_a_real_face_and_at_a_texture(astronaut):
-    pytest.importorskip("yuface")
     detector = YuNetFaceDetector(second_look=None)
     raw = detector.raw(astronaut)
     best = int(np.argmax(raw.scores))
@@ -109,7 +108,6 @@ def test_yunet_looks_again_at_a_real_face_and_at_a_texture(astronaut):
 
 
 def test_the_default_detector_keeps_her_face_with_the_second_look(astronaut):
-    pytest.importorskip("yuface")
     plain = YuNetFaceDetector(second_look=None)(astronaut)
     looked = YuNetFaceDetector(second_look=SecondLook())(astronaut)
     assert [d.box for d in looked] == [d.box for d in plain]

@@ -4,6 +4,7 @@ benchmarks use alone (tiny-model builders, fakes, the face-path check)."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,8 @@ import tomllib
 import zipfile
 from pathlib import Path, PurePosixPath
 
+import cv2
+import numpy as np
 import pytest
 from packaging.requirements import Requirement
 
@@ -96,6 +99,7 @@ def test_wheel_holds_every_runtime_module_and_the_shipped_models(names):
     assert {"hsc_infer/classifier.py", "hsc_infer/demo/app.py", "hsc_jax/cli.py"} <= modules
     assert modules <= names, sorted(modules - names)
     models = {f"hsc_infer/models/{file}" for file in SHIPPED_MODELS.values()}
+    models |= {"hsc_infer/models/yunet_face.onnx", "hsc_infer/models/yunet_face.LICENSE"}
     assert models <= names, sorted(models - names)
 
 
@@ -144,3 +148,81 @@ def test_the_console_script_without_the_training_extra_says_what_to_install(whee
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("Error: hsc-jax needs the training extra")
     assert "click" in line and INSTALL_HINT in line
+
+
+def other_python(version: str) -> Path | None:
+    """An interpreter of `version` ("3.13"): on PATH, else one pyenv has installed."""
+    candidates = [shutil.which(f"python{version}")]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += sorted(
+        str(p) for p in pyenv_root.glob(f"versions/{version}*/bin/python{version}")
+    )
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == str(
+            tuple(map(int, version.split(".")))
+        ):
+            return Path(candidate)
+    return None
+
+
+PYTHON_313 = other_python("3.13")
+
+# Run inside the fresh environment: the default detector on the astronaut photograph.
+FIND_FACES = """
+import json, sys
+import cv2
+from hsc_infer.detectors import load_detector
+detector = load_detector()
+frame = cv2.imread(sys.argv[1], cv2.IMREAD_COLOR)
+found = detector(frame)
+print(json.dumps({"detector": type(detector).__name__,
+                  "boxes": [list(d.box) for d in found], "scores": [d.score for d in found]}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(PYTHON_313 is None, reason="no Python 3.13 interpreter on this machine")
+def test_the_wheel_installed_under_python_313_finds_faces_with_its_default_detector(
+    wheel, tmp_path
+):
+    """`pip install` of the wheel into a fresh 3.13 environment, where no `yuface` wheel exists:
+    the default detector is still YuNet (the shipped ONNX model), and it finds the faces this
+    environment finds on the same photograph."""
+    from skimage import data
+
+    from hsc_infer.detectors import load_detector
+
+    venv = tmp_path / "venv"
+    subprocess.run([PYTHON_313, "-m", "venv", venv], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    result = subprocess.run(
+        [python, "-m", "pip", "install", "-q", wheel], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    frame = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), frame)
+    script = tmp_path / "find_faces.py"
+    script.write_text(FIND_FACES)
+    result = subprocess.run(
+        [python, script, photo],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["detector"] == "YuNetFaceDetector"
+    here = load_detector()(frame)
+    assert len(found["boxes"]) == len(here) >= 1
+    for box, score, detection in zip(found["boxes"], found["scores"], here, strict=True):
+        assert np.abs(np.subtract(box, detection.box)).max() <= 1
+        assert abs(score - detection.score) < 1e-3

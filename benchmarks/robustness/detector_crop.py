@@ -37,8 +37,8 @@ FACE_SIDE = (60, 220)  # px in the frame, as benchmarks/face_path/run.py pastes 
 
 def detector() -> Detector:
     """The detector the shift set names: YuNet with the settings the demo had when
-    `ferplus-shift-v1` was frozen, so its figures stay comparable (MediaError where the `yuface`
-    wheel is not installed; the Haar fallback would be another benchmark)."""
+    `ferplus-shift-v1` was frozen, so its figures stay comparable. It ran on the yuface engine
+    then; the ONNX port gives the same boxes (docs/face-path-benchmark.md)."""
     return YuNetFaceDetector(score_threshold=0.5, detect_width=448, min_face=32, second_look=None)
 
 

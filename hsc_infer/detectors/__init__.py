@@ -9,7 +9,7 @@ from hsc_infer.detectors.base import Box, Detection, DetectionKind, Detector, La
 from hsc_infer.detectors.deimv2 import HEAD_CLASS_ID, Deimv2Detector
 from hsc_infer.detectors.haar import HaarFaceDetector
 from hsc_infer.detectors.second_look import SecondLook
-from hsc_infer.detectors.yunet import YuNetFaceDetector, yunet_available
+from hsc_infer.detectors.yunet import YuNetFaceDetector
 
 logger = logging.getLogger(__name__)
 
@@ -18,10 +18,8 @@ DETECTOR_NAMES = ("haar", "yunet")
 DEIMV2_SCORE_THRESHOLD = 0.35  # the reference's head threshold
 
 
-def default_detector_name() -> str:
-    """YuNet (the benchmark's choice) where its model file is installed, else the Haar
-    cascade."""
-    return "yunet" if yunet_available() else "haar"
+# The default: YuNet, the face-path benchmark's choice, on onnxruntime like the classifier.
+DEFAULT_DETECTOR = "yunet"
 
 
 def warn_unused(settings: dict, detector: str) -> None:
@@ -42,13 +40,13 @@ def load_detector(
 ) -> Detector:
     """A detector by name or file.
 
-    `model`: None for the default (YuNet, or Haar where its model file is missing), "haar",
-    "yunet", or a DEIMv2 wholebody34 ONNX file (an existing file of that name wins over a name).
+    `model`: None for the default (YuNet), "haar", "yunet", or a DEIMv2 wholebody34 ONNX file
+    (an existing file of that name wins over a name).
     `score_threshold`: YuNet's or DEIMv2's (None: each one's default); the Haar cascade has no
-    score. `provider`, `trt_cache_dir`, `trt_int8`: DEIMv2's onnxruntime settings.
-    `threads`: YuNet's onnxruntime intra-op threads (None: its default, 1). `detect_width`: the
-    width YuNet searches a frame at (None: its default). YuNet runs on the CPU provider whatever
-    `provider` says: it is small, and its input size changes with every frame size.
+    score. `provider`, `trt_cache_dir`: the onnxruntime execution provider of YuNet and DEIMv2
+    (`providers.py`; TensorRT builds YuNet one engine for every frame size, `TENSORRT_PROFILE`);
+    `trt_int8`: DEIMv2's. `threads`: YuNet's onnxruntime intra-op threads (None: its default).
+    `detect_width`: the width YuNet searches a frame at (None: its default).
     """
     name = str(model).lower() if model is not None else None
     yunet_only = {"threads": threads, "detect_width": detect_width}
@@ -58,14 +56,11 @@ def load_detector(
         return Deimv2Detector(
             model, provider, threshold, trt_cache_dir=trt_cache_dir, trt_int8=trt_int8
         )
-    if name is None:
-        name = default_detector_name()
-        if name == "haar":
-            logger.info("the YuNet model is not installed here: using the Haar face detector")
+    name = name or DEFAULT_DETECTOR
     if name == "haar":
         warn_unused(yunet_only, "the Haar detector")
         return HaarFaceDetector()
-    settings: dict = {}
+    settings: dict = {"provider": provider, "trt_cache_dir": trt_cache_dir}
     if score_threshold is not None:
         settings["score_threshold"] = score_threshold
     if threads is not None:
@@ -76,6 +71,7 @@ def load_detector(
 
 
 __all__ = [
+    "DEFAULT_DETECTOR",
     "DETECTOR_NAMES",
     "HEAD_CLASS_ID",
     "Box",

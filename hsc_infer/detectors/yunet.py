@@ -34,9 +34,12 @@ from hsc_infer.detectors.yunet_decode import (
     to_input,
 )
 from hsc_infer.errors import ContractError
-from hsc_infer.providers import create_session
+from hsc_infer.providers import ShapeProfile, create_session
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "yunet_face.onnx"
+# TensorRT builds one engine for every input size between a second look's 32x32 patch and a
+# 1920x1088 frame, tuned for a 640x480 one, and for batches of up to 8 frames.
+TENSORRT_PROFILE = ShapeProfile("images", (1, 3, 32, 32), (1, 3, 480, 640), (8, 3, 1088, 1920))
 
 # Chosen on the face-path benchmark (docs/face-path-benchmark.md), with the yuface engine. On
 # the harder v2 scenes (poses, occlusion, lighting, 60-240 px faces) with the second look,
@@ -91,11 +94,6 @@ def face_detection(
         return None
     landmarks = tuple((float(x), float(y)) for x, y in points)
     return Detection(box=face, score=float(score), kind="face", landmarks=landmarks)
-
-
-def yunet_available() -> bool:
-    """Whether this install has the YuNet model file (it ships inside hsc_infer)."""
-    return SHIPPED_MODEL.is_file()
 
 
 def session_threads(threads: int | None) -> dict:
@@ -169,7 +167,11 @@ class YuNetFaceDetector:
             )
             raise FileNotFoundError(f"YuNet face model not found: {self.model_path}{hint}")
         self.session = create_session(
-            self.model_path, provider, trt_cache_dir=trt_cache_dir, **session_threads(threads)
+            self.model_path,
+            provider,
+            trt_cache_dir=trt_cache_dir,
+            trt_profile=TENSORRT_PROFILE,
+            **session_threads(threads),
         )
         self.contract = read_contract(self.session, self.model_path)
         self.score_threshold = score_threshold
