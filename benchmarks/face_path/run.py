@@ -73,6 +73,7 @@ from hsc_infer import SmileClassifier
 from hsc_infer.detectors import HaarFaceDetector, YuNetFaceDetector
 from hsc_infer.detectors.base import iou
 from hsc_infer.detectors.second_look import SecondLook
+from hsc_infer.detectors.yuface_engine import YufaceSearch
 from hsc_infer.detectors.yunet import DEFAULT_SECOND_LOOK, YuNetOutput, yunet_to_face
 
 
@@ -113,13 +114,39 @@ def yunet_name(
     landmark_check: bool = False,
     second_look: bool = False,
     face_check: float | None = None,
+    engine: str = "onnx",
 ) -> str:
     size = f"{width}x{width * 3 // 4}"
     name = f"yunet {size}, score >= {threshold:g}, min face {min_face} px"
-    name += ", 1 thread" if threads == 1 else ""
+    name += ", yuface" if engine == "yuface" else ""
+    name += "" if threads is None else f", {threads} thread{'s' * (threads > 1)}"
     name += ", landmark check" if landmark_check else ""
     name += ", second look" if second_look else ""
     return name + ("" if face_check is None else f", face check >= {face_check:g}")
+
+
+ENGINES = ("onnx", "yuface")
+
+
+def thread_counts(width: int, args: argparse.Namespace) -> list[int]:
+    """The thread counts YuNet runs at, at `width`."""
+    if args.threads is not None:
+        return list(args.threads)
+    cores = os.cpu_count() or 1
+    counts = [] if args.one_thread_only else [cores]
+    if (width in ONE_THREAD_WIDTHS or args.one_thread_only) and 1 not in counts:
+        counts.append(1)
+    return counts
+
+
+def yunet_detector(engine: str, width: int, threads: int) -> YuNetFaceDetector:
+    """YuNet with every candidate kept (the rows apply their own thresholds), searching on
+    onnxruntime or, for comparison, on the yuface wheel (OpenMP keeps a thread count once set,
+    so each yuface search sets its own)."""
+    detector = YuNetFaceDetector(0.0, width, min_face=0, threads=threads, second_look=None)
+    if engine == "yuface":
+        detector.search = YufaceSearch(threads)
+    return detector
 
 
 def later_stages(
@@ -224,6 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="time YuNet with one thread only (the default's setting), at every width",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=None,
+        help="YuNet rows at each of these thread counts, at every width (default: one per core "
+        f"at every width, and one at {', '.join(map(str, ONE_THREAD_WIDTHS))} px)",
+    )
+    parser.add_argument(
+        "--engines",
+        choices=ENGINES,
+        nargs="+",
+        default=["onnx"],
+        help="YuNet on onnxruntime (the product's) and/or on the yuface wheel (libfacedetection's "
+        "C++, for comparison), frame by frame side by side",
+    )
+    parser.add_argument(
         "--landmark-check",
         choices=("off", "on", "both"),
         default="both",
@@ -287,18 +330,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     yunets = {}
     checks = {"off": (False,), "on": (True,), "both": (False, True)}[args.landmark_check]
     if args.only != "haar":
-        for width in args.widths:
-            # OpenMP keeps a thread count once set: the default rows set it back to one per core
-            # (OpenMP's default) since the one-thread rows run in the same process.
-            cores = os.cpu_count() or 1
-            if not args.one_thread_only:
-                yunets[width, None] = YuNetFaceDetector(
-                    0.0, width, min_face=0, threads=cores, second_look=None
-                )
-            if width in ONE_THREAD_WIDTHS or args.one_thread_only:
-                yunets[width, 1] = YuNetFaceDetector(
-                    0.0, width, min_face=0, threads=1, second_look=None
-                )
+        for engine, width in itertools.product(args.engines, args.widths):
+            for threads in thread_counts(width, args):
+                yunets[engine, width, threads] = yunet_detector(engine, width, threads)
     looks = {"off": (False,), "on": (True,), "both": (False, True)}[args.second_look]
     face_check = FaceCheck(args.face_check_model) if args.face_check_thresholds else None
     tallies: dict[str, Tally] = {}
@@ -315,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             found = detector(frame.image)
             ms = (time.perf_counter() - t) * 1000
             tallies.setdefault(name, Tally()).add(frame, found, ms, classifier, direct)
-        for (width, threads), detector in yunets.items():
+        for (engine, width, threads), detector in yunets.items():
             t = time.perf_counter()
             raw = detector.raw(frame.image)
             first_ms = (time.perf_counter() - t) * 1000
@@ -331,7 +365,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 t = time.perf_counter()
                 found = detector.postprocess(output, frame.image.shape)
                 ms += (time.perf_counter() - t) * 1000
-                name = yunet_name(width, threshold, min_face, threads, check, look, fc)
+                shown_threads = None if args.threads is None and threads != 1 else threads
+                name = yunet_name(
+                    width, threshold, min_face, shown_threads, check, look, fc, engine
+                )
                 tallies.setdefault(name, Tally()).add(frame, found, ms, classifier, direct)
     seconds = time.perf_counter() - start
     after = uptime()

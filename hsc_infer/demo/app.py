@@ -36,6 +36,7 @@ import numpy as np
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.demo.args import build_parser as _build_parser
 from hsc_infer.demo.capture import Prefetcher, capture_fps, open_source
+from hsc_infer.demo.detect_ahead import DetectAhead
 from hsc_infer.demo.drawing import draw_frame
 from hsc_infer.demo.output import FaceTally, VideoSink, frame_record, visible, yolo_lines
 from hsc_infer.demo.pipeline import FrameResult, HeadSmilePipeline
@@ -210,13 +211,20 @@ class Demo:
             if a.io_threads:
                 prefetcher = stack.enter_context(closing(Prefetcher(capture)))
                 source_frames = iter(prefetcher)
+            mirror = (lambda frame: cv2.flip(frame, 1)) if a.mirror else None
+            if a.detector_thread and self.wholebody is None:
+                ahead = DetectAhead(self.detector, source_frames, a.detect_every, mirror)
+                stack.enter_context(closing(ahead))
+                self.pipeline.detector = ahead
+                stack.callback(setattr, self.pipeline, "detector", self.detector)
+                source_frames, mirror = ahead.frames(), None
             sink: VideoSink | None = None
             self.times.start_frame()
             while a.max_frames is None or count < a.max_frames:
                 with self.times.stage("capture"):
                     frame = next(source_frames, None)
-                    if frame is not None and a.mirror:
-                        frame = cv2.flip(frame, 1)
+                    if frame is not None and mirror is not None:
+                        frame = mirror(frame)
                 if frame is None:
                     break
                 result = self._process(frame)

@@ -235,6 +235,14 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         help="onnxruntime CPU threads for YuNet (default 1: steadiest when anything else runs)",
     )
     p.add_argument(
+        "--detector-thread",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the face detector on its own thread, one frame ahead, while the loop "
+        "classifies, draws and writes (video; not with a DEIMv2 model, whose rows the "
+        "whole-body view reads)",
+    )
+    p.add_argument(
         "--no-io-threads",
         dest="io_threads",
         action="store_false",
