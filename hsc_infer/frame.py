@@ -1,12 +1,14 @@
 """One frame through detect -> crop -> classify, all of its crops in one onnxruntime batch.
 
-`predict --detect` calls this per image or video frame; the demo's pipeline adds tracking and
-smoothing on top. Neither holds model logic of its own.
+`predict --detect` detects several photographs at a time (`detect_each`) and classifies each
+frame's crops in one run; the demo's pipeline adds tracking and smoothing on top. Neither holds
+model logic of its own.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,12 +30,10 @@ def classify_detections(
     return [d for d, _ in kept], [b for _, b in kept], probs, classifier_ms
 
 
-def detect_and_classify(
-    frame: np.ndarray, detector: Detector, classifier: SmileClassifier
-) -> tuple[list[Detection], list[Box], np.ndarray, float, float]:
-    """Detections, their crop boxes, probabilities (one batch) and both latencies in ms."""
-    start = time.perf_counter()
-    detections = detector(frame)
-    detector_ms = (time.perf_counter() - start) * 1000
-    kept, boxes, probs, classifier_ms = classify_detections(frame, detections, classifier)
-    return kept, boxes, probs, detector_ms, classifier_ms
+def detect_each(frames: Sequence[np.ndarray], detector: Detector) -> list[list[Detection]]:
+    """Each frame's detections: in batches where the detector searches several frames in one
+    run (`detect_batch`, as YuNet does), else one frame at a time."""
+    detect_batch = getattr(detector, "detect_batch", None)
+    if detect_batch is not None:
+        return detect_batch(frames)
+    return [detector(frame) for frame in frames]

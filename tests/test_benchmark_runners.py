@@ -31,6 +31,7 @@ RUNNERS = (
     "benchmarks.inference.demo",
     "benchmarks.inference.gpu",
     "benchmarks.inference.latency",
+    "benchmarks.inference.predict_detect",
     "benchmarks.robustness.ferplus_shift",
     "benchmarks.torch_reference.step",
     "benchmarks.torch_reference.train",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,7 @@ from hsc_infer.demo.stages import STAGES, StageTimes
 from hsc_infer.detectors import Detection
 
 CLIP_FPS = 30.0
+WALL_COLUMNS = ["detector_width", "detect_every", "detector_threads", "detector_thread"]
 
 
 def write_clip(path: Path, faces, labels, segments: int, seed: int) -> list[ClipTruth]:
@@ -95,15 +97,33 @@ def two_face_clip(path: Path, faces, labels, frames: int = 300, seed: int = 0) -
     return truths
 
 
+@dataclass(frozen=True)
+class Defaults:
+    """The demo as a user starts it, with every setting at its default: this checkout's, or
+    `tree`'s (another checkout of the project, such as the last release's, run from there)."""
+
+    tree: Path | None = None
+
+    def argv(self, clip: Path, out: Path) -> list[str]:
+        return ["-v", str(clip), "--headless", "--output-dir", str(out)]
+
+    def label(self) -> str:
+        return "defaults" + ("" if self.tree is None else f" of {self.tree}")
+
+
 def wall_clock_run(
-    setting: Setting, clip: Path, out: Path, max_frames: int | None = None
+    setting: Setting | Defaults, clip: Path, out: Path, max_frames: int | None = None
 ) -> tuple[float, str]:
     """(seconds from starting `python -m hsc_infer.demo` on `clip` to its exit, the demo's own
     closing summary: loop FPS and mean ms per stage)."""
     argv = [sys.executable, "-m", "hsc_infer.demo", *setting.argv(clip, out)]
     argv += [] if max_frames is None else ["--max-frames", str(max_frames)]
+    tree = getattr(setting, "tree", None)
+    environ = None if tree is None else dict(os.environ, PYTHONPATH=str(tree))
     start = time.perf_counter()
-    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        argv, check=True, capture_output=True, text=True, env=environ, cwd=tree or None
+    )
     seconds = time.perf_counter() - start
     summary = [line for line in done.stderr.splitlines() if " FPS over " in line]
     return seconds, summary[-1].split(": ", 1)[-1] if summary else ""
@@ -112,17 +132,20 @@ def wall_clock_run(
 def wall_clock(args: argparse.Namespace, faces, labels) -> dict:
     """Times the demo as a user waits for it (`--wall`); prints the table and returns its
     figures."""
-    settings = [
-        Setting("yunet", n, t, detector_width=w)
+    settings: list[Setting | Defaults] = [
+        Setting("yunet", n, t, detector_width=w, detector_thread=thread)
         for w in args.widths
         for n in args.every
         for t in args.threads
+        for thread in args.detector_thread
     ]
+    if args.against is not None:  # first: start-up is timed on settings[0]
+        settings = [Defaults(), Defaults(args.against.resolve()), *settings]
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "two_faces.mp4"
         truths = two_face_clip(clip, faces, labels, args.wall_frames, args.seed)
         before = uptime()
-        seconds: dict[Setting, list[float]] = {s: [] for s in settings}
+        seconds: dict[Setting | Defaults, list[float]] = {s: [] for s in settings}
         quality, summaries = {}, {}
         start_up = []
         for round_ in range(args.rounds):
@@ -143,23 +166,32 @@ def wall_clock(args: argparse.Namespace, faces, labels) -> dict:
     print(f"load before: {before}\nload after:  {after}")
     print(f"start-up (a run stopped after 1 frame): {np.median(start_up):.2f} s\n")
     print(
-        "| detector width | detect every | detector threads | wall s | FPS | recall "
-        "| false boxes / frame | smile acc. (found) |"
+        "| setting | detector width | detect every | detector threads | detector thread "
+        "| wall s | FPS | recall | false boxes / frame | smile acc. (found) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for s in settings:
         wall = float(np.median(seconds[s]))
         recall, false, accuracy = quality[s]
+        if isinstance(s, Defaults):
+            shown: dict = {"setting": s.label()}
+        else:
+            shown = {
+                "setting": "",
+                "detector_width": s.detector_width,
+                "detect_every": s.every,
+                "detector_threads": s.detector_threads,
+                "detector_thread": s.detector_thread,
+            }
+        cells = [shown.get(k, "default") for k in list(shown)[:1] + WALL_COLUMNS]
         print(
-            f"| {s.detector_width} | {s.every} | {s.detector_threads} | {wall:.2f} "
+            "| " + " | ".join(map(str, cells)) + f" | {wall:.2f} "
             f"| {len(truths) / wall:.1f} | {recall:.1%} | {false:.3f} | {accuracy:.1%} |"
         )
         rows.append(
             {
-                "detector_width": s.detector_width,
-                "detect_every": s.every,
-                "detector_threads": s.detector_threads,
+                **shown,
                 "wall_s": wall,
                 "fps": len(truths) / wall,
                 "recall": recall,
@@ -206,6 +238,7 @@ class Setting:
     window: bool = False
     io_threads: bool = True
     detector_width: int | None = None  # None: the demo's default
+    detector_thread: bool = True  # the demo's default: YuNet on its own thread, a frame ahead
 
     def mode(self) -> str:
         mode = "window" if self.window else "headless"
@@ -213,6 +246,7 @@ class Setting:
 
     def argv(self, clip: Path, out: Path) -> list[str]:
         argv = ["-v", str(clip), "-m", self.detector, "--detect-every", str(self.every)]
+        argv += [] if self.detector_thread else ["--no-detector-thread"]
         argv += ["--detector-threads", str(self.detector_threads), "--output-dir", str(out)]
         argv += ["-dwk"] if self.window else ["--headless"]
         argv += (
@@ -242,6 +276,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wall-frames", type=int, default=300)
     parser.add_argument(
         "--widths", type=int, nargs="+", default=[512], help="--wall: YuNet's search widths"
+    )
+    parser.add_argument(
+        "--detector-thread",
+        type=lambda text: {"on": True, "off": False}[text],
+        nargs="+",
+        default=[True],
+        metavar="{on,off}",
+        help="--wall: YuNet on its own thread (on, the default) and/or in the loop (off)",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="--wall: also run the demo with its defaults, from this checkout and from the "
+        "checkout named here (e.g. `git worktree add /tmp/before <commit>`), side by side",
     )
     return parser
 

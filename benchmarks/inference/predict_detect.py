@@ -1,0 +1,148 @@
+"""`python -m hsc_infer.predict --detect` over a folder of photographs: images per second with
+YuNet searching one photograph per run, several same-sized ones per run (what predict does), and
+on the yuface engine (the detector before the ONNX port), side by side.
+
+    .venv/bin/python -m benchmarks.inference.predict_detect                 # 96 photographs
+    .venv/bin/python -m benchmarks.inference.predict_detect --photos 48 --rounds 2 --threads 1 2
+
+The photographs are the face-path benchmark's v2 held-out scenes (640x480, FERPlus faces pasted
+over real photographs), written as JPEG files to a temporary folder. Each setting runs predict's
+own loop (`predict_detected_images`: read, detect, crop, classify the shipped S) over the whole
+folder, settings interleaved round by round; the median round is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.face_path.frames import leak_free_test_faces
+from benchmarks.face_path.scenes import compose_scenes, scene_photos, split_faces
+from benchmarks.support import FERPLUS, machine_line, print_figures, uptime
+from hsc_infer import SmileClassifier
+from hsc_infer.detectors import YuNetFaceDetector
+from hsc_infer.detectors.yuface_engine import YufaceSearch
+from hsc_infer.predict import FaceSummary, Progress, predict_detected_images
+
+
+@dataclass(frozen=True)
+class Setting:
+    engine: str  # "onnx" or "yuface"
+    batch: int  # photographs per detector run (yuface: always 1)
+    threads: int
+
+    def label(self) -> str:
+        return f"{self.engine}, {self.batch} per run, {self.threads} thread(s)"
+
+    def detector(self) -> YuNetFaceDetector:
+        detector = YuNetFaceDetector(threads=self.threads)
+        detector.batch_size = self.batch
+        if self.engine == "yuface":
+            detector.search = YufaceSearch(self.threads)
+            detector.detect_batch = None  # one photograph at a time, as before the port
+        return detector
+
+
+def write_photographs(folder: Path, count: int, seed: int) -> list[Path]:
+    faces, labels = split_faces(*leak_free_test_faces(FERPLUS), "heldout")
+    frames = compose_scenes(faces, labels, scene_photos("heldout"), "heldout", count, seed=seed)
+    paths = []
+    for index, frame in enumerate(frames):
+        path = folder / f"{index:04d}.jpg"
+        cv2.imwrite(str(path), frame.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        paths.append(path)
+    return paths
+
+
+def run_once(setting: Setting, paths: list[Path], classifier: SmileClassifier) -> tuple[float, int]:
+    """(seconds for the folder, faces found), detector built beforehand."""
+    detector = setting.detector()
+    summary, errors = FaceSummary(), []
+    start = time.perf_counter()
+    found = sum(
+        1
+        for _ in predict_detected_images(
+            paths, detector, classifier, errors, summary, Progress(len(paths), min_total=10**9)
+        )
+    )
+    seconds = time.perf_counter() - start
+    assert not errors, errors
+    return seconds, found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=96, help="photographs in the folder")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per setting, interleaved")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1])
+    parser.add_argument(
+        "--engines", nargs="+", choices=("onnx", "yuface"), default=["onnx", "yuface"]
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print(machine_line())
+    settings = [
+        Setting(engine, batch, threads)
+        for engine in args.engines
+        for batch in (args.batches if engine == "onnx" else [1])
+        for threads in args.threads
+    ]
+    classifier = SmileClassifier(intra_op_threads=1)
+    seconds: dict[Setting, list[float]] = {s: [] for s in settings}
+    faces: dict[Setting, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_photographs(Path(tmp), args.photos, args.seed)
+        before = uptime()
+        for _ in range(args.rounds):
+            for setting in settings:
+                wall, faces[setting] = run_once(setting, paths, classifier)
+                seconds[setting].append(wall)
+        after = uptime()
+    print(
+        f"predict --detect over {len(paths)} photographs 640x480 (v2 held-out scenes, JPEG); "
+        f"{date.today()}; {args.rounds} round(s), median shown"
+    )
+    print(f"load before: {before}\nload after:  {after}\n")
+    print("| setting | s | images/s | faces found |")
+    print("|---|---|---|---|")
+    rows = []
+    for setting in settings:
+        wall = float(np.median(seconds[setting]))
+        print(f"| {setting.label()} | {wall:.2f} | {len(paths) / wall:.1f} | {faces[setting]} |")
+        rows.append(
+            {
+                "engine": setting.engine,
+                "batch": setting.batch,
+                "threads": setting.threads,
+                "seconds": wall,
+                "images_per_s": len(paths) / wall,
+                "faces_found": faces[setting],
+            }
+        )
+    print_figures(
+        "benchmarks.inference.predict_detect",
+        {
+            "args": vars(args),
+            "photos": len(paths),
+            "load_before": before,
+            "load_after": after,
+            "settings": rows,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
