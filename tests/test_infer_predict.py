@@ -130,3 +130,42 @@ def test_a_bug_keeps_its_traceback(setup, monkeypatch):
     monkeypatch.setattr(predict, "predict_crops", broken)
     with pytest.raises(ZeroDivisionError, match="a bug"):
         predict.main([str(crops), "-hm", str(hsc)])
+
+
+def test_detect_searches_photographs_in_batches_and_keeps_each_ones_faces(
+    setup, tmp_path, monkeypatch
+):
+    """Eleven photographs of two sizes and an unreadable file: YuNet searches them in batches,
+    and every readable photograph gets the face a search of it alone finds, in its own row."""
+    from skimage import data
+
+    from hsc_infer.detectors import YuNetFaceDetector
+    from hsc_infer.frame import classify_detections
+
+    hsc = setup[0]
+    astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(11):
+        photo = np.roll(astronaut, 8 * i, axis=1)
+        photo = cv2.resize(photo, (640, 480)) if i % 2 else photo
+        cv2.imwrite(str(folder / f"{i:02d}.png"), photo)
+    (folder / "05b.png").write_bytes(b"not a picture")
+    runs = []
+    search_batch = YuNetFaceDetector.search_batch
+    monkeypatch.setattr(
+        YuNetFaceDetector,
+        "search_batch",
+        lambda self, images: runs.append(len(images)) or search_batch(self, images),
+    )
+    out = tmp_path / "faces.csv"
+    assert predict.main([str(folder), "-hm", str(hsc), "--detect", "-o", str(out)]) == 1
+    assert max(runs) > 1  # photographs of one size shared a run
+    rows = read_csv(out)
+    assert [r["path"].rsplit("/", 1)[-1] for r in rows] == [f"{i:02d}.png" for i in range(11)]
+    detector = YuNetFaceDetector()
+    classifier = predict.SmileClassifier(str(hsc))
+    for row in rows:
+        photo = cv2.imread(row["path"], cv2.IMREAD_COLOR)
+        _, (box,), _, _ = classify_detections(photo, detector(photo), classifier)
+        assert [int(row[k]) for k in ("x1", "y1", "x2", "y2")] == list(box)

@@ -199,7 +199,8 @@ def test_names_and_paths(tmp_path):
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    data = pytest.importorskip("skimage.data")
+    from skimage import data
+
     return cv2.imread(str(Path(data.__file__).parent / "astronaut.png"), cv2.IMREAD_COLOR)
 
 
@@ -234,6 +235,19 @@ def test_a_frame_wider_than_the_working_width_maps_back(astronaut):
     truth = (truth[0], truth[1] - 128, truth[2], truth[3] - 128)
     (face,) = YuNetFaceDetector(detect_width=320)(frame)
     assert iou(face.box, truth) >= 0.75
+
+
+def test_detect_batch_gives_each_frame_what_a_call_gives_it(astronaut):
+    """Frames of two sizes, more than one run's worth of one of them: the same detections as
+    one call per frame, second look included, in the order given."""
+    detector = YuNetFaceDetector(detect_width=320)
+    detector.batch_size = 2
+    wide = cv2.resize(astronaut, (640, 480))
+    frames = [astronaut, wide, np.roll(astronaut, 40, axis=1), wide[:, ::-1].copy(), astronaut]
+    batched = detector.detect_batch(frames)
+    assert batched == [detector(frame) for frame in frames]
+    assert all(len(found) == 1 for found in batched)
+    assert detector.detect_batch([]) == []
 
 
 def test_only_the_dev_extra_declares_yuface_and_only_where_its_wheels_exist():

@@ -1,7 +1,7 @@
 """A second, closer look at the candidates YuNet is unsure of.
 
-YuNet searches the whole frame at one working width (512 px by default), where a 60 px face of
-a 640 px frame is 48 px wide and a cat's eye or a headlight can score like a face. A candidate
+YuNet searches the whole frame at one working width (640 px by default), where a 60 px face is
+hard to tell from a cat's eye or a headlight, which can score like a face. A candidate
 scored between `floor` and `sure` is looked at again: the square around it (`context` times its
 size) is resampled to `patch` pixels, so the face fills about 70 px, and YuNet runs on that patch
 alone. The candidate's score becomes the best score the closer look gives on the same spot

@@ -41,19 +41,16 @@ SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "yunet_face.onn
 # 1920x1088 frame, tuned for a 640x480 one, and for batches of up to 8 frames.
 TENSORRT_PROFILE = ShapeProfile("images", (1, 3, 32, 32), (1, 3, 480, 640), (8, 3, 1088, 1920))
 
-# Chosen on the face-path benchmark (docs/face-path-benchmark.md), with the yuface engine. On
-# the harder v2 scenes (poses, occlusion, lighting, 60-240 px faces) with the second look,
-# 448 px found 94.4 % of the held-out faces and 512 px 96.1 %, both with 0.018 false boxes per
-# frame: faces of 60-90 px are the ones a narrower search loses (87.8 % against 91.4 %). The
-# onnxruntime engine gives the same detections about four times faster (one thread, search
-# with padding and decoding: 5.9 against 24 ms at 512x384, 2-core Xeon, 2026-12-07).
-# One thread: with two, yuface's OpenMP threads waited on each other whenever anything else
-# ran (the classifier, video decoding, another program): 11.8 ms median but 466 ms p95 at
-# 448 px (2026-12-02), against 14.0 and 50 ms, and the demo fell from 47 to 7 FPS.
-# onnxruntime's pool does not spin (see `session_threads`), but two threads have not been
-# measured on the benchmark yet.
-DEFAULT_DETECT_WIDTH = 512
-DEFAULT_SCORE_THRESHOLD = 0.5
+# Chosen on the face-path benchmark's v2 dev scenes and checked on its held-out half
+# (docs/face-path-benchmark.md, "YuNet on onnxruntime", 2026-12-07; three seeds, 1,671 faces
+# each). On onnxruntime the search costs a quarter of yuface's, so the whole 640x480 frame now
+# fits the budget: on dev it finds 96.0 % of the faces at score 0.6, against 94.1 % at 512 px
+# and 0.5 (the earlier default), for 0.055 against 0.053 false boxes per frame; the faces a
+# narrower search loses are those of 60-90 px. On held-out: 96.8 % (every seed >= 96.6 %),
+# 0.018 false boxes per frame, 8.4-9.5 ms median with the second look, one thread, 2-core
+# Intel Xeon. Frames wider than 640 px are shrunk to it.
+DEFAULT_DETECT_WIDTH = 640
+DEFAULT_SCORE_THRESHOLD = 0.6
 DEFAULT_MIN_FACE = 32  # frame pixels: smaller boxes on a 640x480 frame are texture, not faces
 DEFAULT_THREADS = 1
 # The landmark layout check (detectors/landmarks.py) is off by default: YuNet's false boxes
@@ -66,7 +63,7 @@ DEFAULT_SECOND_LOOK: SecondLook | None = SecondLook()
 
 # YuNet's box (hairline to below the chin, about 1.25x taller than wide) -> the face box: a square
 # of 0.9 YuNet heights on the same centre. On about 300 FERPlus faces pasted into photographs,
-# where the true box is the crop the model was trained on (`scripts/bench_face_path.py
+# where the true box is the crop the model was trained on (`python -m benchmarks.face_path.run
 # --calibrate`), the true side is 0.97-1.00 YuNet heights (median at 448 and 320 px; the height
 # varies least of the candidates tried: YuNet's width, the eye-mouth and eye-eye distances) and
 # the true centre sits on YuNet's. But a pasted crop has no hair or forehead around it for YuNet's box to reach; on
@@ -123,9 +120,10 @@ class YuNetFaceDetector:
     """Frontal and half-profile faces as `kind="face"` detections with 5 landmarks.
 
     `detect_width`: frames wider than this are searched at this width (boxes scaled back);
-    YuNet's cost grows with the pixel count (one onnxruntime thread, 2-core Xeon: about 2.6 ms
-    at 320x240, 4.9 ms at 448x336, 5.9 ms at 512x384), and faces under about 50 px at the
-    working size are often missed.
+    YuNet's cost grows with the pixel count (the whole call with the second look, one
+    onnxruntime thread, 2-core Xeon: about 3.1 ms at 320x240, 5.1 ms at 448x336, 6.2 ms at
+    512x384, 9.3 ms at 640x480), and faces under about 50 px at the working size are often
+    missed.
     `score_threshold`: YuNet's confidence in [0, 1]. `min_face`: boxes narrower than this many
     frame pixels are dropped. `threads`: onnxruntime intra-op threads (None: onnxruntime's
     default, one per core), fixed for the detector's life; with more than one, the pool's
@@ -140,7 +138,7 @@ class YuNetFaceDetector:
 
     kind = "face"
     # Frames `detect_batch` searches in one run: TensorRT's shape profile goes up to 8, and 8
-    # working-size frames (512x384 by default) take about 19 MB as network input.
+    # working-size frames (640x480 by default) take about 30 MB as network input.
     batch_size = 8
 
     def __init__(
