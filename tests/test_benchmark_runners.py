@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 RUNNERS = (
     "benchmarks.face_path.check_crops",
+    "benchmarks.face_path.engines",
     "benchmarks.face_path.face_check_data",
     "benchmarks.face_path.landmarks",
     "benchmarks.face_path.run",

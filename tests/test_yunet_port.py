@@ -304,7 +304,8 @@ def test_the_contract_round_trips_and_bad_ones_are_named():
 
 def photographs() -> dict[str, np.ndarray]:
     """scikit-image's photographs, and some with the astronaut's face pasted at 50-180 px."""
-    data = pytest.importorskip("skimage.data")
+    from skimage import data
+
     folder = Path(data.__file__).parent
     names = ["astronaut", "camera", "coffee", "chelsea", "motorcycle_left", "coins", "gravel"]
     frames = {n: cv2.imread(str(folder / f"{n}.png"), cv2.IMREAD_COLOR) for n in names}

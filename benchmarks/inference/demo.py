@@ -202,8 +202,13 @@ def wall_clock(args: argparse.Namespace, faces, labels) -> dict:
         )
     print("\nThe demo's own summary (last round):")
     for s, summary in summaries.items():
+        if isinstance(s, Defaults):
+            print(f"  {s.label()}: {summary}")
+            continue
+        thread = "on its own thread" if s.detector_thread else "in the loop"
         print(
-            f"  width {s.detector_width}, every {s.every}, {s.detector_threads} thread(s): {summary}"
+            f"  width {s.detector_width}, every {s.every}, {s.detector_threads} thread(s), "
+            f"{thread}: {summary}"
         )
     return {
         "clip": "two faces",
