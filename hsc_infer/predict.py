@@ -34,7 +34,6 @@ from hsc_infer.providers import add_model_arguments
 
 COLUMNS = ("path", "frame", "x1", "y1", "x2", "y2", "prob_smiling", "smiling")
 CROP_BATCH = 64  # whole-image crops per onnxruntime run
-DETECT_BATCH = 8  # photographs read before the detector searches them (YuNet: one run per size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,12 +159,13 @@ def predict_detected_images(
     errors: list[str],
     summary: FaceSummary,
     progress: Progress,
+    batch: int = 1,
 ) -> Iterator[Prediction]:
-    """Photographs read `DETECT_BATCH` at a time, so that a detector that searches several
-    same-sized frames in one run (YuNet) does."""
-    for start in range(0, len(paths), DETECT_BATCH):
+    """Photographs read `batch` at a time, and searched together where the detector can (YuNet
+    searches same-sized ones in runs of its `batch_size`)."""
+    for start in range(0, len(paths), batch):
         chunk = []
-        for path in paths[start : start + DETECT_BATCH]:
+        for path in paths[start : start + batch]:
             image = read_image(path)
             if image is None:
                 errors.append(f"cannot read image: {path}")
@@ -174,7 +174,7 @@ def predict_detected_images(
         found = detect_each([image for _, image in chunk], detector)
         for (path, image), detections in zip(chunk, found, strict=True):
             yield from _classified(path, None, image, detections, classifier, summary)
-        for path in paths[start : start + DETECT_BATCH]:
+        for path in paths[start : start + batch]:
             progress.advance(str(path))
 
 
@@ -249,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="detector score threshold (default: the detector's own)",
     )
     p.add_argument(
+        "--detect-batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help="photographs of one size YuNet searches in one run (default 1: on a CPU one per "
+        "run was the fastest; on a GPU provider more may pay)",
+    )
+    p.add_argument(
         "-o",
         "--output",
         type=Path,
@@ -272,18 +280,22 @@ def run(args: argparse.Namespace) -> int:
     errors = [f"not found or not an image/video: {p}" for p in rejected]
     videos = [p for p in paths if is_video(p)]
     images = [p for p in paths if not is_video(p)]
+    if args.detect_batch < 1:
+        raise MediaError(f"--detect-batch must be at least 1, got {args.detect_batch}")
     detector = (
         load_detector(args.model, args.execution_provider, args.object_score_threshold)
         if (videos or args.detect)
         else None
     )
+    if hasattr(detector, "batch_size"):
+        detector.batch_size = args.detect_batch
     progress = Progress(len(paths))
     summary = FaceSummary()
 
     def predictions() -> Iterator[Prediction]:
         if args.detect:
             yield from predict_detected_images(
-                images, detector, classifier, errors, summary, progress
+                images, detector, classifier, errors, summary, progress, args.detect_batch
             )
         else:
             yield from predict_crops(classifier, images, progress, errors)

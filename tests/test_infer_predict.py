@@ -135,8 +135,9 @@ def test_a_bug_keeps_its_traceback(setup, monkeypatch):
 def test_detect_searches_photographs_in_batches_and_keeps_each_ones_faces(
     setup, tmp_path, monkeypatch
 ):
-    """Eleven photographs of two sizes and an unreadable file: YuNet searches them in batches,
-    and every readable photograph gets the face a search of it alone finds, in its own row."""
+    """Eleven photographs of two sizes and an unreadable file, `--detect-batch 4`: YuNet
+    searches them in batches, and every readable photograph gets the face a search of it alone
+    finds, in its own row."""
     from skimage import data
 
     from hsc_infer.detectors import YuNetFaceDetector
@@ -159,7 +160,8 @@ def test_detect_searches_photographs_in_batches_and_keeps_each_ones_faces(
         lambda self, images: runs.append(len(images)) or search_batch(self, images),
     )
     out = tmp_path / "faces.csv"
-    assert predict.main([str(folder), "-hm", str(hsc), "--detect", "-o", str(out)]) == 1
+    argv = [str(folder), "-hm", str(hsc), "--detect", "--detect-batch", "4", "-o", str(out)]
+    assert predict.main(argv) == 1
     assert max(runs) > 1  # photographs of one size shared a run
     rows = read_csv(out)
     assert [r["path"].rsplit("/", 1)[-1] for r in rows] == [f"{i:02d}.png" for i in range(11)]
@@ -169,3 +171,10 @@ def test_detect_searches_photographs_in_batches_and_keeps_each_ones_faces(
         photo = cv2.imread(row["path"], cv2.IMREAD_COLOR)
         _, (box,), _, _ = classify_detections(photo, detector(photo), classifier)
         assert [int(row[k]) for k in ("x1", "y1", "x2", "y2")] == list(box)
+
+
+def test_a_detect_batch_below_one_is_refused(setup, tmp_path, capsys):
+    hsc = setup[0]
+    argv = [str(tmp_path), "-hm", str(hsc), "--detect", "--detect-batch", "0"]
+    assert predict.main(argv) == 2
+    assert "error: --detect-batch must be at least 1, got 0" in capsys.readouterr().err

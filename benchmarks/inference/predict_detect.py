@@ -67,10 +67,11 @@ def run_once(setting: Setting, paths: list[Path], classifier: SmileClassifier) -
     detector = setting.detector()
     summary, errors = FaceSummary(), []
     start = time.perf_counter()
+    progress = Progress(len(paths), min_total=10**9)  # silent
     found = sum(
         1
         for _ in predict_detected_images(
-            paths, detector, classifier, errors, summary, Progress(len(paths), min_total=10**9)
+            paths, detector, classifier, errors, summary, progress, setting.batch
         )
     )
     seconds = time.perf_counter() - start

@@ -12,10 +12,11 @@ from hsc_infer.detectors.yunet import DEFAULT_SCORE_THRESHOLD as YUNET_SCORE_THR
 from hsc_infer.providers import add_model_arguments
 
 # Detector runs in video mode: every 3rd frame, boxes carried by optical flow in between. On
-# camera-like clips (benchmarks/face_path/run_clips.py, 2026-12-06) recall stays within a point from
-# every frame to every 4th, and with confirmation a new face shows 3 frames (100 ms at 30 FPS)
-# after it appears. YuNet at 512 px is the loop's largest cost: the demo on a two-face clip ran at
-# 39 FPS detecting every 2nd frame and 53 every 3rd (benchmarks/inference/demo.py --wall, start-up included).
+# camera-like clips (benchmarks/face_path/run_clips.py, 2026-12-06) recall stays within a point
+# from every frame to every 4th, and with confirmation a new face shows 3 frames (100 ms at 30
+# FPS) after it appears. With YuNet on onnxruntime, on its own thread, the demo on a two-face clip
+# ran at 145 FPS detecting every 2nd frame and 158 every 3rd (2-core Intel Xeon, 2026-12-07,
+# `python -m benchmarks.inference.demo --wall`, start-up included).
 DEFAULT_DETECT_EVERY = 3
 
 
@@ -225,14 +226,14 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--detector-width",
         type=_positive,
         default=None,
-        help="width YuNet searches a frame at (default 512; 448 is about 20 %% faster and finds "
-        "fewer faces under 90 px)",
+        help="width YuNet searches a frame at (default 640: a 640x480 frame as it is; 512 is "
+        "about a third faster and finds fewer faces under 90 px)",
     )
     p.add_argument(
         "--detector-threads",
         type=_positive,
         default=None,
-        help="onnxruntime CPU threads for YuNet (default 1: steadiest when anything else runs)",
+        help="onnxruntime CPU threads for YuNet (default 2, a pool that does not spin)",
     )
     p.add_argument(
         "--detector-thread",

@@ -52,7 +52,12 @@ TENSORRT_PROFILE = ShapeProfile("images", (1, 3, 32, 32), (1, 3, 480, 640), (8, 
 DEFAULT_DETECT_WIDTH = 640
 DEFAULT_SCORE_THRESHOLD = 0.6
 DEFAULT_MIN_FACE = 32  # frame pixels: smaller boxes on a 640x480 frame are texture, not faces
-DEFAULT_THREADS = 1
+# Two onnxruntime threads, their pool not spinning: on the held-out scenes at 640 px, 8.1 ms
+# median and 10.2 ms p95 against 9.7 and 11.9 with one; inside the demo's loop, with the
+# classifier, tracking and video I/O beside it, 7.5 / 8.8 ms against 8.6 / 10.5, and the demo
+# 155.8 against 151.1 FPS (2-core Intel Xeon, 2026-12-07). yuface's OpenMP threads had stalled
+# there (p95 over 400 ms); these do not.
+DEFAULT_THREADS = 2
 # The landmark layout check (detectors/landmarks.py) is off by default: YuNet's false boxes
 # (a motorbike's headlight, galaxies, a cat's eye; docs/face-path-benchmark.md, 2026-12-06)
 # come with face-like landmarks, so bounds loose enough to keep every true face removed none of
@@ -137,9 +142,11 @@ class YuNetFaceDetector:
     """
 
     kind = "face"
-    # Frames `detect_batch` searches in one run: TensorRT's shape profile goes up to 8, and 8
-    # working-size frames (640x480 by default) take about 30 MB as network input.
-    batch_size = 8
+    # Frames of one size `detect_batch` searches in one run. One: on the CPU, 8 per run was
+    # slower (71 against 91 photographs a second with one thread, 93 against 103 with two;
+    # `python -m benchmarks.inference.predict_detect`, 2-core Intel Xeon, 2026-12-07). On a GPU
+    # provider more may pay (TensorRT's shape profile takes up to 8); `predict --detect-batch`.
+    batch_size = 1
 
     def __init__(
         self,
