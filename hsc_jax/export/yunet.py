@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import onnx
 from flax import nnx
+from jax import lax
 
 from hsc_infer.detectors.yunet_decode import (
     INPUT_NAME,
@@ -80,12 +81,13 @@ def detector_fn(model: YuNet) -> Callable[[jax.Array], tuple[jax.Array, jax.Arra
     (B, N, 10), for an eval-mode YuNet."""
 
     def yunet_face(images: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        _, _, h, w = images.shape
+        b, c, h, w = images.shape
         # A no-op on what the contract asks for; under jax2onnx's symbolic H and W it is what
-        # tells JAX that every level divides evenly (H and W become 32 * (H // 32)).
-        images = images[
-            :, :, : PAD_MULTIPLE * (h // PAD_MULTIPLE), : PAD_MULTIPLE * (w // PAD_MULTIPLE)
-        ]
+        # tells JAX that every level divides evenly (H and W become 32 * (H // 32)). An explicit
+        # slice: indexing may trace as a gather, which jax2onnx cannot lower with symbolic sizes
+        # once an earlier conversion in the process has patched numpy-style indexing.
+        limit = (b, c, PAD_MULTIPLE * (h // PAD_MULTIPLE), PAD_MULTIPLE * (w // PAD_MULTIPLE))
+        images = lax.slice(images, (0, 0, 0, 0), limit)
         out = model(jnp.transpose(images, (0, 2, 3, 1)))  # (B, H, W, 3)
         scores = jnp.sqrt(jax.nn.sigmoid(out["cls"][..., 0]) * jax.nn.sigmoid(out["obj"][..., 0]))
         return scores, out["bbox"], out["kps"]
