@@ -36,6 +36,7 @@ RUNNERS = (
     "benchmarks.robustness.ferplus_shift",
     "benchmarks.torch_reference.step",
     "benchmarks.torch_reference.train",
+    "benchmarks.training.memory",
     "benchmarks.training.models",
     "benchmarks.training.pipeline",
     "benchmarks.training.profile",

@@ -50,10 +50,17 @@ def largest_buffers(hlo: str, top: int) -> list[dict]:
         if line.startswith("}"):
             break
         m = _ENTRY_INSTRUCTION.match(line)
-        if not m or m.group(3) in ("parameter", "constant", "get-tuple-element", "tuple"):
+        if not m or m.group(3) in (
+            "parameter",
+            "constant",
+            "get-tuple-element",
+            "tuple",
+            "bitcast",
+        ):
             continue
         name, shape, _ = m.groups()
-        found.append({"name": name, "mb": shape_bytes(shape) / MB, "computes": described[name]})
+        computes = described.get(name, f"{m.group(3)} -> {shape}")
+        found.append({"name": name, "mb": shape_bytes(shape) / MB, "computes": computes})
     return sorted(found, key=lambda b: -b["mb"])[:top]
 
 
