@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         default=None,
         help="detector: yunet, haar or a DEIMv2 wholebody34 ONNX (default: yunet, the "
-        "shipped ONNX model; haar where an install lacks it)",
+        "shipped ONNX model)",
     )
     p.add_argument(
         "-ost",

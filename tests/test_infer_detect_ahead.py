@@ -45,8 +45,7 @@ def test_every_nth_frame_is_detected_ahead_on_its_own_thread():
     results = {}
     for i, frame in enumerate(ahead.frames()):
         if i % 3 == 0:
-            # Its detection began before the loop asked: it was submitted when frame i was read,
-            # one frame early.
+            # Started when the frame was read, before the loop asks for it.
             assert detector.started[i].wait(timeout=10)
             (found,) = ahead(frame)
             results[i] = found.score
@@ -56,14 +55,38 @@ def test_every_nth_frame_is_detected_ahead_on_its_own_thread():
     assert detector.threads and all(name.startswith("detector") for name in detector.threads)
 
 
-def test_a_frame_off_the_schedule_is_detected_on_the_spot():
+def test_a_camera_frame_reaches_the_loop_without_waiting_for_the_next():
+    """A camera delivers frame i + 1 only after the loop has finished frame i (here, by an
+    event): the loop must get frame i, and its detections, before that."""
+    done = [threading.Event() for _ in range(4)]
+
+    def camera():
+        for i in range(4):
+            yield np.full((8, 8, 3), i, np.uint8)
+            assert done[i].wait(timeout=10), f"the loop never got frame {i}"
+
+    ahead = DetectAhead(RecordingDetector(), camera(), detect_every=1, depth=1)
+    got = []
+    for frame in ahead.frames():
+        (found,) = ahead(frame)
+        got.append(found.score)
+        done[int(frame[0, 0, 0])].set()
+    ahead.close()
+    assert got == [0.0, 0.01, 0.02, 0.03] and ahead.run_ahead == 4
+
+
+def test_a_frame_off_the_schedule_is_detected_on_the_spot_and_passed_ones_are_dropped():
     detector = RecordingDetector()
-    ahead = DetectAhead(detector, numbered_frames(4), detect_every=2)
-    frames = list(ahead.frames())  # 0 and 2 were submitted while reading
-    (found,) = ahead(frames[1])
+    ahead = DetectAhead(detector, numbered_frames(7), detect_every=2)
+    stream = ahead.frames()
+    frames = [next(stream) for _ in range(2)]  # 0 (detected ahead, never asked for) and 1
+    (found,) = ahead(frames[1])  # off the schedule: detected now
     assert found.score == 0.01 and ahead.run_ahead == 0
-    (found,) = ahead(frames[2])  # still served from the thread
+    frames.append(next(stream))  # 2
+    (found,) = ahead(frames[2])
     assert found.score == 0.02 and ahead.run_ahead == 1
+    frames += [next(stream), next(stream)]  # 3, then 4: 4's detection is the only one kept
+    assert [i for i, _, _ in ahead._pending] == [4]
     ahead.close()
 
 

@@ -208,16 +208,17 @@ class Demo:
         with ExitStack() as stack:
             stack.callback(capture.release)  # runs last, after the reader thread has stopped
             source_frames = frames(capture)
-            if a.io_threads:
-                prefetcher = stack.enter_context(closing(Prefetcher(capture)))
-                source_frames = iter(prefetcher)
             mirror = (lambda frame: cv2.flip(frame, 1)) if a.mirror else None
-            if a.detector_thread and self.wholebody is None:
+            if a.io_threads and a.detector_thread and self.wholebody is None:
+                # Its reader thread reads the frames and starts their detections.
                 ahead = DetectAhead(self.detector, source_frames, a.detect_every, mirror)
                 stack.enter_context(closing(ahead))
                 self.pipeline.detector = ahead
                 stack.callback(setattr, self.pipeline, "detector", self.detector)
                 source_frames, mirror = ahead.frames(), None
+            elif a.io_threads:
+                prefetcher = stack.enter_context(closing(Prefetcher(capture)))
+                source_frames = iter(prefetcher)
             sink: VideoSink | None = None
             self.times.start_frame()
             while a.max_frames is None or count < a.max_frames:

@@ -71,8 +71,7 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--model",
         default=None,
         help="detector: yunet (faces, CNN), haar (faces, OpenCV cascade) or a DEIMv2 "
-        "wholebody34 ONNX file (heads); default: yunet (the shipped ONNX model), haar where "
-        "it is missing",
+        "wholebody34 ONNX file (heads); default: yunet (the shipped ONNX model)",
     )
     add_model_arguments(p)
     p.add_argument(
@@ -239,14 +238,15 @@ def build_parser(description: str | None = None) -> argparse.ArgumentParser:
         "--detector-thread",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="run the face detector on its own thread, one frame ahead, while the loop "
-        "classifies, draws and writes (video; not with a DEIMv2 model, whose rows the "
-        "whole-body view reads)",
+        help="run the face detector on its own thread, started on each frame as it is read, "
+        "while the loop classifies, draws and writes (video; not with --no-io-threads, nor with "
+        "a DEIMv2 model, whose rows the whole-body view reads)",
     )
     p.add_argument(
         "--no-io-threads",
         dest="io_threads",
         action="store_false",
-        help="read and write video on the main thread (by default they overlap the compute)",
+        help="read and write video on the main thread, and detect there too (by default they "
+        "overlap the compute)",
     )
     return p

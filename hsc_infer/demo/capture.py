@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -46,13 +47,14 @@ class Prefetcher:
     overlaps with the work on the previous frame; OpenCV releases the GIL while it reads.
 
     Iterate it like `frames(capture)`; `close()` stops the thread (also at the end of the
-    stream). A read error on the thread is raised on the consumer's side.
+    stream). A read error on the thread is raised on the consumer's side, after the items read
+    before it. `source` is a capture, or any iterable whose items are made on the thread.
     """
 
     _END = object()
 
-    def __init__(self, capture: cv2.VideoCapture, depth: int = 2) -> None:
-        self._capture = capture
+    def __init__(self, source: cv2.VideoCapture | Iterable[Any], depth: int = 2) -> None:
+        self._items = frames(source) if isinstance(source, cv2.VideoCapture) else iter(source)
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name="frame-reader", daemon=True)
@@ -69,15 +71,15 @@ class Prefetcher:
 
     def _read(self) -> None:
         try:
-            for frame in frames(self._capture):
-                if not self._put(frame):
+            for item in self._items:
+                if not self._put(item):
                     return
         except Exception as e:  # handed to the consumer, which raises it
             self._put(e)
             return
         self._put(self._END)
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[Any]:
         while True:
             item = self._queue.get()
             if item is self._END:
