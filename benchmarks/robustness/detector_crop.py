@@ -38,7 +38,8 @@ FACE_SIDE = (60, 220)  # px in the frame, as benchmarks/face_path/run.py pastes 
 def detector() -> Detector:
     """The detector the shift set names: YuNet with the settings the demo had when
     `ferplus-shift-v1` was frozen, so its figures stay comparable. It ran on the yuface engine
-    then; the ONNX port gives the same boxes (docs/face-path-benchmark.md)."""
+    then; the ONNX port finds the same candidates after yuface's integer rounding
+    (docs/face-path-benchmark.md), so its figures may move by a face or so."""
     return YuNetFaceDetector(score_threshold=0.5, detect_width=448, min_face=32, second_look=None)
 
 

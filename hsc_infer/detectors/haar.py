@@ -1,5 +1,5 @@
-"""OpenCV 4.x's bundled Haar frontal-face cascades (no download needed): the fallback detector
-where the YuNet wheel does not install, and `-m haar`."""
+"""OpenCV 4.x's bundled Haar frontal-face cascades (no download needed): the older, lighter
+detector, chosen with `-m haar`."""
 
 from __future__ import annotations
 

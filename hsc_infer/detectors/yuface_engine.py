@@ -7,8 +7,8 @@ one import away so benchmarks and the exactness tests can run both on the same f
     found = search(image)                          # a YuNetOutput, like YuNetFaceDetector.search
     detector.search = YufaceSearch(threads=1)       # the whole face path (second look too) on it
 
-yuface ships wheels for CPython 3.10-3.11 on Linux x86-64 and 3.11 on Windows; it holds the GIL
-while it runs and reports integer boxes and scores (0-100).
+The project installs it (the dev extra; pyproject's marker) only on CPython 3.11 on x86-64 Linux
+and Windows; it holds the GIL while it runs and reports integer boxes and scores (0-100).
 """
 
 from __future__ import annotations
@@ -23,27 +23,20 @@ import numpy as np
 from hsc_infer.detectors.yunet_decode import YuNetOutput
 from hsc_infer.errors import MediaError
 
-YUFACE_PLATFORMS = "CPython 3.10-3.11 on Linux x86-64, 3.11 on Windows x86-64"
+# Where the dev extra installs it (pyproject's marker).
+YUFACE_PLATFORMS = "CPython 3.11 on x86-64 Linux and Windows"
 
 
 def import_yuface() -> ModuleType:
-    """The `yuface` module, or a MediaError saying where its wheels exist."""
+    """The `yuface` module, or a MediaError saying where the dev extra installs it."""
     try:
         import yuface
     except ImportError as e:
         raise MediaError(
-            f"the yuface comparison engine needs the `yuface` package (wheels for "
-            f"{YUFACE_PLATFORMS}); `pip install yuface`"
+            f"the yuface comparison engine needs the `yuface` package (the dev extra installs "
+            f"it on {YUFACE_PLATFORMS}); `pip install yuface`"
         ) from e
     return yuface
-
-
-def yuface_available() -> bool:
-    try:
-        import_yuface()
-    except MediaError:
-        return False
-    return True
 
 
 def openmp_thread_setter(yuface: ModuleType) -> Callable[[int], None] | None:

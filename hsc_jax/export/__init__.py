@@ -4,7 +4,7 @@ report = export_onnx(model, (48, 48), contract, "hsc.onnx")   # opset 17, verifi
 report = export_named_size("s", "runs/named_onnx")            # a zoo size, random weights
 hsc-jax export --checkpoint runs/hsc --output hsc.onnx [--opset 18] [--threshold 0.4]
 
-The face detector hsc_infer ships (`hsc_jax.export.yunet`, libfacedetection's YuNet; ~6 s):
+The face detector hsc_infer ships (`hsc_jax.export.yunet`, libfacedetection's YuNet; about 5-7 s):
 hsc-jax export-yunet --weights facedetectcnn-data.cpp --output hsc_infer/models/yunet_face.onnx
 """
 

@@ -6,8 +6,9 @@ C++ file's weights -> jax2onnx with a dynamic batch, height and width -> opset/v
 -> onnxsim -> onnxruntime's transpose clean-up -> full check -> `yunet_contract` metadata ->
 onnxruntime against JAX on random images of several sizes -> written atomically.
 
-The graph takes BGR 0-255 float32 NCHW images whose height and width are multiples of 32 and
-returns every cell's score (sigmoid and sqrt in the graph) and raw box and landmark regression;
+The graph takes BGR 0-255 float32 NCHW images, padded to multiples of 32 as its contract asks
+(it cuts any other height and width down to a multiple of 32 itself), and returns every cell's
+score (sigmoid and sqrt in the graph) and raw box and landmark regression;
 `hsc_infer.detectors.yunet_decode` decodes them.
 """
 
@@ -136,7 +137,9 @@ def build_yunet_onnx(model: YuNet, opset: int = 17) -> onnx.ModelProto:
     set_conv_impl(ready, "grouped")  # plain Conv nodes
     proto = convert(ready, opset)
     proto = validity.drop_value_info(proto)
-    proto = validity.reductions_to_axes_attribute(proto)  # the pools' ReduceMax, at opset 17
+    # For any reduction jax2onnx may write at opset 17 (axes as an attribute there). Today's
+    # graph has none (the pools export as MaxPool), so this is a no-op on it.
+    proto = validity.reductions_to_axes_attribute(proto)
     proto = simplify(proto)
     proto = validity.drop_value_info(proto)
     proto = cancel_transposes(proto)

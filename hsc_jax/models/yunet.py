@@ -89,8 +89,9 @@ def max_pool_2x2(x: jax.Array) -> jax.Array:
     Not `nnx.max_pool`: jax2onnx 0.17.1's plugin keeps a symbolic H and W unchanged through the
     pool, so an export with dynamic H and W fails at the pyramid's first addition. A
     `lax.reduce_window` over all of NHWC becomes a 4-D MaxPool that onnxruntime rejects; over
-    3-D planes it becomes a plain 2-D MaxPool, three times faster in onnxruntime than a
-    reshape-and-max (which exports as ReduceMax between layout Transposes).
+    3-D planes it becomes a plain 2-D MaxPool, about a third faster in onnxruntime than a
+    reshape-and-max (which exports as ReduceMax between layout Transposes): 5.6 against 8.7 ms
+    for the whole detector at 512x384.
     """
     b, h, w, c = x.shape
     planes = jnp.transpose(x, (0, 3, 1, 2)).reshape(b * c, h, w)
