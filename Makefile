@@ -21,12 +21,12 @@ quickstart: $(STAMP)
 	$(BIN)/python scripts/quickstart.py --run_dir $(RUN_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check hsc_jax hsc_infer benchmarks tests scripts
-	$(BIN)/ruff format --check hsc_jax hsc_infer benchmarks tests scripts
+	$(BIN)/ruff check hsc_jax hsc_infer benchmarks tests scripts conftest.py
+	$(BIN)/ruff format --check hsc_jax hsc_infer benchmarks tests scripts conftest.py
 
 format: $(STAMP)
-	$(BIN)/ruff format hsc_jax hsc_infer benchmarks tests scripts
-	$(BIN)/ruff check --fix hsc_jax hsc_infer benchmarks tests scripts
+	$(BIN)/ruff format hsc_jax hsc_infer benchmarks tests scripts conftest.py
+	$(BIN)/ruff check --fix hsc_jax hsc_infer benchmarks tests scripts conftest.py
 
 test: lint
 	$(BIN)/python -m pytest -q

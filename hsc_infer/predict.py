@@ -27,6 +27,7 @@ import numpy as np
 
 from hsc_infer.classifier import SmileClassifier
 from hsc_infer.detectors import Detection, Detector, load_detector
+from hsc_infer.detectors.yunet import MAX_BATCH
 from hsc_infer.errors import USER_ERRORS, MediaError
 from hsc_infer.frame import classify_detections, detect_each
 from hsc_infer.inputs import expand_inputs, frames, is_video, open_capture, read_image
@@ -253,8 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="photographs of one size YuNet searches in one run (default 1: on a CPU one per "
-        "run was the fastest; on a GPU provider more may pay)",
+        help="photographs of one size YuNet searches in one run, 1 to 8 (default 1: on a CPU "
+        "one per run was the fastest; on a GPU provider more may pay)",
     )
     p.add_argument(
         "-o",
@@ -280,8 +281,8 @@ def run(args: argparse.Namespace) -> int:
     errors = [f"not found or not an image/video: {p}" for p in rejected]
     videos = [p for p in paths if is_video(p)]
     images = [p for p in paths if not is_video(p)]
-    if args.detect_batch < 1:
-        raise MediaError(f"--detect-batch must be at least 1, got {args.detect_batch}")
+    if not 1 <= args.detect_batch <= MAX_BATCH:
+        raise MediaError(f"--detect-batch must be 1 to {MAX_BATCH}, got {args.detect_batch}")
     detector = (
         load_detector(args.model, args.execution_provider, args.object_score_threshold)
         if (videos or args.detect)

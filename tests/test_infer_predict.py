@@ -173,8 +173,9 @@ def test_detect_searches_photographs_in_batches_and_keeps_each_ones_faces(
         assert [int(row[k]) for k in ("x1", "y1", "x2", "y2")] == list(box)
 
 
-def test_a_detect_batch_below_one_is_refused(setup, tmp_path, capsys):
+@pytest.mark.parametrize("batch", ["0", "9"])
+def test_a_detect_batch_outside_1_to_8_is_refused(setup, tmp_path, capsys, batch):
     hsc = setup[0]
-    argv = [str(tmp_path), "-hm", str(hsc), "--detect", "--detect-batch", "0"]
+    argv = [str(tmp_path), "-hm", str(hsc), "--detect", "--detect-batch", batch]
     assert predict.main(argv) == 2
-    assert "error: --detect-batch must be at least 1, got 0" in capsys.readouterr().err
+    assert f"error: --detect-batch must be 1 to 8, got {batch}" in capsys.readouterr().err

@@ -50,7 +50,7 @@ def test_yunet_asks_tensorrt_for_one_engine_over_every_frame_size(monkeypatch):
     assert name == "TensorrtExecutionProvider"
     assert options["trt_profile_min_shapes"] == "images:1x3x32x32"
     assert options["trt_profile_opt_shapes"] == "images:1x3x480x640"
-    assert options["trt_profile_max_shapes"] == "images:8x3x1088x1920"
+    assert options["trt_profile_max_shapes"] == "images:8x3x1920x1920"
     # The classifier's input size is fixed: no profile.
     (_, plain), *_ = providers.resolve_providers("tensorrt")
     assert not any(key.startswith("trt_profile") for key in plain)

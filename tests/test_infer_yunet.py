@@ -124,8 +124,19 @@ def test_a_damaged_model_file_is_named(tmp_path):
         YuNetFaceDetector(model_path=broken)
 
 
+def test_a_graph_that_returns_the_wrong_cells_is_named(monkeypatch):
+    detector = YuNetFaceDetector()
+    real_run = detector.session.run
+    monkeypatch.setattr(
+        detector.session, "run", lambda names, feed: [o[:, :-1] for o in real_run(names, feed)]
+    )
+    with pytest.raises(ContractError, match=rf"YuNet model {SHIPPED_MODEL}: .* cells"):
+        detector.search(np.zeros((64, 64, 3), np.uint8))
+
+
 def test_a_graph_without_the_yunet_contract_is_named(tmp_path):
-    onnx = pytest.importorskip("onnx")
+    import onnx
+
     model = onnx.load(str(SHIPPED_MODEL))
     del model.metadata_props[:]
     bare = tmp_path / "bare.onnx"

@@ -299,6 +299,19 @@ def test_the_contract_round_trips_and_bad_ones_are_named():
         YuNetContract.from_json('{"strides": [8, 24]}')
 
 
+@needs_weights
+def test_weights_that_do_not_fit_the_network_name_the_file(monkeypatch):
+    from hsc_jax.errors import CheckpointError
+    from hsc_jax.models import yunet_weights
+
+    def misfit(model, layers):
+        raise ValueError("layer 3: kernel (1, 1, 16, 8) does not fit (1, 1, 16, 64)")
+
+    monkeypatch.setattr(yunet_weights, "load_weights", misfit)
+    with pytest.raises(CheckpointError, match=rf"{WEIGHTS}.*do not fit YuNet.*layer 3"):
+        yunet_weights.yunet_from_file(WEIGHTS)
+
+
 # --- the detector against the C++ engine ------------------------------------------------------
 
 

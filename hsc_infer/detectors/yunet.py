@@ -38,8 +38,10 @@ from hsc_infer.providers import ShapeProfile, create_session
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "yunet_face.onnx"
 # TensorRT builds one engine for every input size between a second look's 32x32 patch and a
-# 1920x1088 frame, tuned for a 640x480 one, and for batches of up to 8 frames.
-TENSORRT_PROFILE = ShapeProfile("images", (1, 3, 32, 32), (1, 3, 480, 640), (8, 3, 1088, 1920))
+# 1920x1920 frame (landscape or portrait, after `detect_width`), tuned for a 640x480 one, and for
+# batches of up to 8 frames (`MAX_BATCH`).
+TENSORRT_PROFILE = ShapeProfile("images", (1, 3, 32, 32), (1, 3, 480, 640), (8, 3, 1920, 1920))
+MAX_BATCH = TENSORRT_PROFILE.largest[0]
 
 # Chosen on the face-path benchmark's v2 dev scenes and checked on its held-out half
 # (docs/face-path-benchmark.md, "YuNet on onnxruntime", 2026-12-07; three seeds, 1,671 faces
@@ -213,10 +215,13 @@ class YuNetFaceDetector:
         inputs = to_input(batch, self.contract.pad_multiple)
         scores, boxes, landmarks = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: inputs})
         size = inputs.shape[2:]
-        return [
-            decode(s, b, p, size, self.contract)
-            for s, b, p in zip(scores, boxes, landmarks, strict=True)
-        ]
+        try:
+            return [
+                decode(s, b, p, size, self.contract)
+                for s, b, p in zip(scores, boxes, landmarks, strict=True)
+            ]
+        except ContractError as e:
+            raise ContractError(f"YuNet model {self.model_path}: {e}") from e
 
     def search(self, image: np.ndarray) -> YuNetOutput:
         """Every candidate YuNet reports on `image` as it is, in its pixels (no threshold but

@@ -181,5 +181,10 @@ def load_weights(model: YuNet, layers: Sequence[ConvLayer]) -> YuNet:
 
 
 def yunet_from_file(path: str | Path) -> YuNet:
-    """A YuNet with the weights of `facedetectcnn-data.cpp` at `path`."""
-    return load_weights(YuNet(), read_weights(path))
+    """A YuNet with the weights of `facedetectcnn-data.cpp` at `path`; a CheckpointError naming
+    the file when its layers do not fit the network."""
+    layers = read_weights(path)
+    try:
+        return load_weights(YuNet(), layers)
+    except ValueError as e:
+        raise _fail(Path(path), f"its layers do not fit YuNet ({e})") from e
