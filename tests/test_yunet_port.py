@@ -49,6 +49,22 @@ def session():
 # --- the weights file --------------------------------------------------------------------------
 
 
+# YuNet's parameters: the weights file's 106 arrays, less the im2col layer's 5 unused channels.
+YUNET_PARAMETERS = 53_104
+
+
+def test_the_network_has_yunets_parameter_count():
+    import jax
+    from flax import nnx
+
+    from hsc_jax.models.yunet import YuNet
+
+    params = jax.tree.leaves(nnx.state(YuNet(), nnx.Param))
+    assert sum(p.size for p in params) == YUNET_PARAMETERS
+    shipped = onnx.load(str(SHIPPED_MODEL)).graph.initializer
+    assert sum(int(np.prod(t.dims)) for t in shipped if t.data_type == 1) == YUNET_PARAMETERS
+
+
 @pytest.mark.shared
 @needs_weights
 def test_the_weights_file_holds_53_layers_in_106_arrays():
