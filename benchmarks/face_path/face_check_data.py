@@ -1,22 +1,24 @@
 """Build the face-check training set: crops a detector box cuts, labelled face or not a face.
 
-    .venv/bin/python -m benchmarks.face_path.face_check_data --frames 4000 --output runs/face_check.parquet
+    .venv/bin/python -m benchmarks.face_path.face_check_data --frames 4000 \\
+        --output runs/face_check/face_check.parquet      # configs/face_check_p.json's data_root
 
-The face check (`benchmarks/face_path/face_check.py`) is an HSC model trained to tell a detected
-face from the textures, animals and print a face detector also boxes. Its training crops come
-from the face-path benchmark's v2 scenes (`benchmarks/face_path/scenes.py`) built from what the benchmark never
-scores: the dev photographs only, and FERPlus *train* faces (the benchmark pastes test faces).
-For each frame YuNet searches at its default width with no threshold, and every candidate's face
-box is cut as the check's crop (`face_check.square_crop`, 48x48, colour):
+The face check (`face_check`) is an HSC model trained to tell a detected face from the textures,
+animals and print a face detector also boxes. Its training crops come from the face-path
+benchmark's v2 scenes (`scenes.compose_scenes`) built from what the benchmark never scores: the
+dev photographs only, and FERPlus *train* faces (the benchmark pastes test faces). For each
+frame YuNet searches at 448 px (the default when the set was built, pinned as `DETECT_WIDTH`)
+with no threshold, and every candidate's face box is cut as the check's crop
+(`face_check.square_crop`, 48x48, colour):
 * class 1 (a face): candidates overlapping a true face box with IoU >= 0.4, and the true box
   itself jittered (scale 0.85-1.15, shift up to 10 %), so faces YuNet scores low are not missing;
 * class 0 (not a face): candidates overlapping no true face (IoU < 0.1, centre outside every
   face), scored >= 0.02, and three random boxes per frame (40-250 px) over the background.
 Candidates in between (a face cut in half) are left out. Besides, 6,000 FERPlus train crops as
 they are (class 1): faces in their own photographs, so that what the check learns is a face and
-not the look of a pasted crop. Each frame is one group, split 85 % train,
-10 % val, 5 % test by frame, so crops of one frame stay together. The rows carry the FERPlus
-table's columns that `hsc-jax train` reads (split, image_bytes, class_id, group_id).
+not the look of a pasted crop. Each frame is one group, split 85 % train, 10 % val, 5 % test by
+frame, so crops of one frame stay together. The rows carry the FERPlus table's columns that
+`hsc-jax train` reads (split, image_bytes, class_id, group_id).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ from hsc_infer.detectors.yunet import yunet_to_face
 FACE_IOU, NOT_FACE_IOU = 0.4, 0.1
 MIN_CANDIDATE_SCORE = 0.02
 RANDOM_BOXES = 3  # easy negatives per frame
+# Pinned, not the detector's defaults: the set configs/face_check_p.json trained on was cut at
+# the default of its day (448 px, boxes from 32 px), and so are the check's figures in
+# docs/face-path-benchmark.md; a change of the product's defaults must not change this data.
+DETECT_WIDTH = 448
+MIN_FACE = 32
 SPLIT_SHARES = (("train", 0.85), ("val", 0.10), ("test", 0.05))
 
 
@@ -95,7 +102,9 @@ def build(data: Path, frames: int, seed: int, whole_faces: int) -> pa.Table:
     train = load_dataset(data).splits["train"]
     faces = [image[..., ::-1].copy() for image in train.images]  # RGB -> BGR
     scenes = compose_scenes(faces, train.labels == 1, scene_photos("dev"), "dev", frames, seed)
-    detector = YuNetFaceDetector(0.0, second_look=None)
+    detector = YuNetFaceDetector(
+        0.0, detect_width=DETECT_WIDTH, min_face=MIN_FACE, landmark_check=False, second_look=None
+    )
     rng = np.random.default_rng(seed)
     rows = {"split": [], "image_bytes": [], "class_id": [], "group_id": []}
 

@@ -3,10 +3,10 @@
     .venv/bin/python -m benchmarks.face_path.run                    # 500 frames, every setting
     .venv/bin/python -m benchmarks.face_path.run --frames 200 --only yunet
     .venv/bin/python -m benchmarks.face_path.run --calibrate        # fit YuNet box -> face box
-    .venv/bin/python -m benchmarks.face_path.run --only yunet --widths 448 --one-thread-only \\
-        --thresholds 0.5 0.6 --min-faces 32 --landmark-check both  # the default, with/without
-    .venv/bin/python -m benchmarks.face_path.run --scenes v2 --split heldout --frames 300 \
-        --only yunet --widths 448 --one-thread-only --thresholds 0.5 --min-faces 32 \
+    .venv/bin/python -m benchmarks.face_path.run --only yunet --widths 640 --threads 2 \\
+        --thresholds 0.6 --min-faces 32 --landmark-check off     # the default, second look or not
+    .venv/bin/python -m benchmarks.face_path.run --scenes v2 --split heldout --frames 300 \\
+        --only yunet --widths 448 --one-thread-only --thresholds 0.5 --min-faces 32 \\
         --landmark-check off                                         # harder frames: ~15 s
 
 v1 frames (640x480, the default) are built at run time from scikit-image's photographs with
@@ -20,11 +20,12 @@ original crops of the same faces. The load (`uptime`) before and after goes with
 A second table gives each setting's false boxes per frame by background photograph (frames
 holding the astronaut count as "astronaut"), and how many of them lie on a true face (centre
 inside its box, IoU under 0.3: the face found at the wrong size, or found twice).
-`--scenes v2` builds benchmarks/face_path/scenes.py's frames instead (faces at 60-240 px, yawed, rolled,
-occluded or unevenly lit, collages; `--split dev` or `heldout`, whose faces and photographs
-dev never uses) and adds recall by face size and by condition, false boxes by background (a
-collage under "collage") and smile F1 (found faces; all faces with a miss as not smiling).
-The counting and the tables live in benchmarks/face_path/report.py. Results: docs/face-path-benchmark.md.
+`--scenes v2` builds `scenes.compose_scenes`'s frames instead (faces at 60-240 px, yawed,
+rolled, occluded or unevenly lit, collages; `--split dev` or `heldout`, whose faces and
+photographs dev never uses) and adds recall by face size and by condition, false boxes by
+background (a collage under "collage") and smile F1 (found faces; all faces with a miss as not
+smiling). The counting and the tables live in `benchmarks.face_path.report`. Results:
+docs/face-path-benchmark.md.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def haar_settings() -> dict[str, Callable[[], HaarFaceDetector]]:
 YUNET_WIDTHS = (160, 224, 256, 320, 384, 448, 480, 512, 640)
 YUNET_THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
 YUNET_MIN_FACES = (0, 32)
-ONE_THREAD_WIDTHS = (320, 448, 480)  # also timed with one OpenMP thread
+ONE_THREAD_WIDTHS = (320, 448, 480)  # also timed with one onnxruntime thread
 FACE_CHECK_FLOOR = 0.3  # candidates the face check sees: none of the rows keeps a lower score
 
 
@@ -193,8 +194,8 @@ def benchmark_frames(data: Path, count: int, seed: int) -> list[BenchFrame]:
 
 
 def scene_frames(data: Path, count: int, seed: int, split: str) -> list[BenchFrame]:
-    """`count` v2 frames of `split` (benchmarks/face_path/scenes.py), seed `seed`: its half of the leak-free
-    FERPlus test faces over its photographs."""
+    """`count` v2 frames of `split` (`scenes.compose_scenes`), seed `seed`: its half of the
+    leak-free FERPlus test faces over its photographs."""
     faces, labels = split_faces(*leak_free_test_faces(data), split)
     return compose_scenes(faces, labels, scene_photos(split), split, count, seed=seed)
 
@@ -248,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--one-thread-only",
         action="store_true",
-        help="time YuNet with one thread only (the default's setting), at every width",
+        help="time YuNet with one onnxruntime thread only, at every width",
     )
     parser.add_argument(
         "--threads",
@@ -298,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenes",
         choices=("v1", "v2"),
         default="v1",
-        help=f"v1: frontal faces on 16 photographs; v2: {SCENES_VERSION} (benchmarks/face_path/scenes.py)",
+        help=f"v1: frontal faces on 16 photographs; v2: {SCENES_VERSION} "
+        "(benchmarks.face_path.scenes)",
     )
     parser.add_argument(
         "--split", choices=SPLIT_NAMES, default=None, help="v2's faces and photographs (dev)"

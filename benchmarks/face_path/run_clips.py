@@ -1,17 +1,18 @@
 """Temporal confirmation on clips: what the demo shows, per tracker and detector setting.
 
-    .venv/bin/python -m benchmarks.face_path.run_clips                        # seed 0, 10 x 60 frames
+    .venv/bin/python -m benchmarks.face_path.run_clips                  # seed 0, 10 x 60 frames
     .venv/bin/python -m benchmarks.face_path.run_clips --seeds 0 1 --thresholds 0.5 0.45 0.4 \\
         --every 1 2 --slacks 0 1
 
-Clips (640x480) are `face_clips.compose_clip`'s segments, leak-free FERPlus test faces drifting
-over scikit-image photographs (the first segment holds no face), seen through a camera
-(`benchmarks/face_path/clips.py`: fresh sensor noise on every frame and a smooth shake of a few pixels), so a
-false box on the background is not the same box frame after frame. YuNet (the demo's default
-settings, one thread) runs once per frame; its raw output is cut at each `--thresholds` score and
-fed, frame by frame, to one `HeadSmilePipeline` per setting: score threshold x detector every
-N frames (boxes carried by optical flow in between) x `--hits` (confirm_hits k) x `--keep`
-(keep_missed m) x `--slacks` (detector runs a new track may miss before its k-th hit). The
+Clips (640x480) are `clips.compose_clip`'s segments, leak-free FERPlus test faces drifting over
+scikit-image photographs (the first segment holds no face), seen through a camera
+(`clips.camera_clip`: fresh sensor noise on every frame and a smooth shake of a few pixels), so
+a false box on the background is not the same box frame after frame. YuNet (the demo's default
+settings, one onnxruntime thread) runs once per frame; its raw output is cut at each
+`--thresholds` score (by default the product's) and fed, frame by frame, to one
+`HeadSmilePipeline` per setting: score threshold x detector every N frames (boxes carried by
+optical flow in between) x `--hits` (confirm_hits k) x `--keep` (keep_missed m) x `--slacks`
+(detector runs a new track may miss before its k-th hit). The
 classifier is the shipped S model behind a cache of its answers by crop, so settings that show the
 same crop share one run of it; each setting's own count of crops is what the demo would classify.
 The segments follow each other in one clip, as scene cuts: every face vanishes at once, which a
@@ -50,6 +51,7 @@ from hsc_infer import SmileClassifier
 from hsc_infer.demo.pipeline import FrameResult, HeadSmilePipeline
 from hsc_infer.demo.tracking import IouTracker
 from hsc_infer.detectors import Detection, YuNetFaceDetector
+from hsc_infer.detectors.yunet import DEFAULT_SCORE_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--segments", type=int, default=10)
     parser.add_argument("--segment-frames", type=int, default=60)
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5])
+    parser.add_argument(
+        "--thresholds",
+        type=float,
+        nargs="+",
+        default=[DEFAULT_SCORE_THRESHOLD],
+        help=f"YuNet score thresholds (default: the product's, {DEFAULT_SCORE_THRESHOLD})",
+    )
     parser.add_argument("--every", type=int, nargs="+", default=[1], help="detect every N")
     parser.add_argument("--hits", type=int, nargs="+", default=[1, 2, 3], help="confirm_hits")
     parser.add_argument("--keep", type=int, nargs="+", default=[0, 2, 4], help="keep_missed")

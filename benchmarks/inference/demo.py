@@ -1,7 +1,7 @@
 """The whole demo loop at camera speed: FPS, per-stage ms, and what detecting every Nth frame
 costs in recall and smile accuracy on moving faces.
 
-    .venv/bin/python -m benchmarks.inference.demo                          # default detector, N = 1..4
+    .venv/bin/python -m benchmarks.inference.demo                # the demo's defaults, N = 1..4
     .venv/bin/python -m benchmarks.inference.demo --detectors yunet haar --every 1 2 --rounds 3
     xvfb-run -a .venv/bin/python -m benchmarks.inference.demo --window    # also with a window
     .venv/bin/python -m benchmarks.inference.demo --detectors yunet haar --threads 1 2 --no-threads
@@ -56,12 +56,19 @@ from benchmarks.support import machine_line, print_figures, uptime
 from hsc_infer.demo import app
 from hsc_infer.demo.stages import STAGES, StageTimes
 from hsc_infer.detectors import Detection
+from hsc_infer.detectors.yunet import DEFAULT_DETECT_WIDTH, DEFAULT_THREADS
 
 CLIP_FPS = 30.0
+# What a setting of None (not passed) means: the demo's YuNet defaults, recorded with the figures.
+DEMO_DEFAULTS = {"detector_width": DEFAULT_DETECT_WIDTH, "detector_threads": DEFAULT_THREADS}
 WALL_COLUMNS = ["detector_width", "detect_every", "detector_threads", "detector_thread"]
 
 
-def write_clip(path: Path, faces, labels, segments: int, seed: int) -> list[ClipTruth]:
+def write_clip(
+    path: Path, faces: Sequence[np.ndarray], labels: np.ndarray, segments: int, seed: int
+) -> list[ClipTruth]:
+    """The segments clip (`clips.compose_clip`), 640x480 at `CLIP_FPS`, written to `path`
+    (mp4v); each frame's truth."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), CLIP_FPS, (640, 480))
     truths = []
     for frame, truth in compose_clip(faces, labels, skimage_photos(), segments, seed=seed):
@@ -71,7 +78,13 @@ def write_clip(path: Path, faces, labels, segments: int, seed: int) -> list[Clip
     return truths
 
 
-def two_face_clip(path: Path, faces, labels, frames: int = 300, seed: int = 0) -> list[ClipTruth]:
+def two_face_clip(
+    path: Path,
+    faces: Sequence[np.ndarray],
+    labels: np.ndarray,
+    frames: int = 300,
+    seed: int = 0,
+) -> list[ClipTruth]:
     """A 640x480 clip of two FERPlus faces (100-160 px) drifting and bouncing over one
     background photograph for `frames` frames, written to `path` (mp4v)."""
     rng = np.random.default_rng(seed)
@@ -129,7 +142,9 @@ def wall_clock_run(
     return seconds, summary[-1].split(": ", 1)[-1] if summary else ""
 
 
-def wall_clock(args: argparse.Namespace, faces, labels) -> dict:
+def wall_clock(
+    args: argparse.Namespace, faces: Sequence[np.ndarray], labels: np.ndarray
+) -> dict[str, object]:
     """Times the demo as a user waits for it (`--wall`); prints the table and returns its
     figures."""
     settings: list[Setting | Defaults] = [
@@ -187,7 +202,9 @@ def wall_clock(args: argparse.Namespace, faces, labels) -> dict:
                 "detector_threads": s.detector_threads,
                 "detector_thread": s.detector_thread,
             }
-        cells = [shown.get(k, "default") for k in list(shown)[:1] + WALL_COLUMNS]
+        cells = [
+            "default" if shown.get(k) is None else shown[k] for k in list(shown)[:1] + WALL_COLUMNS
+        ]
         median, p95 = np.percentile(waits[s], [50, 95]) if waits[s] else (0.0, 0.0)
         print(
             "| " + " | ".join(map(str, cells)) + f" | {wall:.2f} "
@@ -213,16 +230,16 @@ def wall_clock(args: argparse.Namespace, faces, labels) -> dict:
             print(f"  {s.label()}: {summary}")
             continue
         thread = "on its own thread" if s.detector_thread else "in the loop"
-        print(
-            f"  width {s.detector_width}, every {s.every}, {s.detector_threads} thread(s), "
-            f"{thread}: {summary}"
-        )
+        width = "default" if s.detector_width is None else s.detector_width
+        threads = "default" if s.detector_threads is None else s.detector_threads
+        print(f"  width {width}, every {s.every}, {threads} thread(s), {thread}: {summary}")
     return {
         "clip": "two faces",
         "frames": len(truths),
         "load_before": before,
         "load_after": after,
         "start_up_s": np.median(start_up),
+        "demo_defaults": DEMO_DEFAULTS,
         "settings": rows,
     }
 
@@ -254,7 +271,7 @@ def score(jsonl: Path, truths: list[ClipTruth]) -> tuple[float, float, float]:
 class Setting:
     detector: str
     every: int
-    detector_threads: int = 1
+    detector_threads: int | None = None  # YuNet's onnxruntime threads; None: the demo's default
     window: bool = False
     io_threads: bool = True
     detector_width: int | None = None  # None: the demo's default
@@ -267,11 +284,13 @@ class Setting:
     def argv(self, clip: Path, out: Path) -> list[str]:
         argv = ["-v", str(clip), "-m", self.detector, "--detect-every", str(self.every)]
         argv += [] if self.detector_thread else ["--no-detector-thread"]
-        argv += ["--detector-threads", str(self.detector_threads), "--output-dir", str(out)]
+        argv += ["--output-dir", str(out)]
         argv += ["-dwk"] if self.window else ["--headless"]
-        argv += (
-            [] if self.detector_width is None else ["--detector-width", str(self.detector_width)]
-        )
+        # None leaves a setting out, so the demo uses its own default.
+        if self.detector_threads is not None:
+            argv += ["--detector-threads", str(self.detector_threads)]
+        if self.detector_width is not None:
+            argv += ["--detector-width", str(self.detector_width)]
         return argv + ([] if self.io_threads else ["--no-io-threads"])
 
 
@@ -286,7 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
     parser.add_argument("--detectors", nargs="+", default=["yunet"], help="-m values")
     parser.add_argument("--every", type=int, nargs="+", default=[1, 2, 3, 4])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1], help="YuNet's threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[None],
+        help=f"YuNet's onnxruntime threads (default: the demo's, {DEFAULT_THREADS})",
+    )
     parser.add_argument("--seconds", type=int, default=12, help="clip length (2 s segments)")
     parser.add_argument("--rounds", type=int, default=2, help="runs per setting, interleaved")
     parser.add_argument("--window", action="store_true", help="also run with a window")
@@ -295,7 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wall", action="store_true", help="the two-face clip, whole process")
     parser.add_argument("--wall-frames", type=int, default=300)
     parser.add_argument(
-        "--widths", type=int, nargs="+", default=[512], help="--wall: YuNet's search widths"
+        "--widths",
+        type=int,
+        nargs="+",
+        default=[None],
+        help=f"--wall: YuNet's search widths (default: the demo's, {DEFAULT_DETECT_WIDTH})",
     )
     parser.add_argument(
         "--detector-thread",
@@ -330,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         Setting(d, n, t)
         for d in args.detectors
         for n in args.every
-        for t in (args.threads if d == "yunet" else [1])
+        for t in (args.threads if d == "yunet" else [None])
     ]
     if args.no_threads:
         settings += [replace(s, io_threads=False) for s in settings if s.every == 2]
@@ -373,7 +402,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             if quality is None
             else (f"| {quality[0]:.1%} | {quality[1]:.3f} | {quality[2]:.1%} |")
         )
-        threads = setting.detector_threads if setting.detector == "yunet" else "-"
+        threads: int | str = "-"
+        if setting.detector == "yunet":
+            threads = "default" if setting.detector_threads is None else setting.detector_threads
         print(
             f"| {setting.detector} | {setting.every} | {threads} | {setting.mode()} | {fps:.1f} | "
             + " | ".join(f"{m:.1f}" for m in ms)
@@ -383,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             {
                 "detector": setting.detector,
                 "detect_every": setting.every,
-                "detector_threads": None if threads == "-" else threads,
+                "detector_threads": setting.detector_threads,
                 "mode": setting.mode(),
                 "fps": fps,
                 "stage_ms": dict(zip(stages, ms, strict=True)),
@@ -402,6 +433,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "opencv": cv2.__version__,
             "load_before": before,
             "load_after": after,
+            "demo_defaults": DEMO_DEFAULTS,
             "settings": rows,
         },
     )

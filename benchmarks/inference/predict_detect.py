@@ -30,6 +30,7 @@ from benchmarks.support import FERPLUS, machine_line, print_figures, uptime
 from hsc_infer import SmileClassifier
 from hsc_infer.detectors import YuNetFaceDetector
 from hsc_infer.detectors.yuface_engine import YufaceSearch
+from hsc_infer.detectors.yunet import DEFAULT_THREADS
 from hsc_infer.predict import FaceSummary, Progress, predict_detected_images
 
 
@@ -84,7 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--photos", type=int, default=96, help="photographs in the folder")
     parser.add_argument("--rounds", type=int, default=3, help="runs per setting, interleaved")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[DEFAULT_THREADS],
+        help=f"the detector's threads (default: the product's, {DEFAULT_THREADS})",
+    )
     parser.add_argument(
         "--engines", nargs="+", choices=("onnx", "yuface"), default=["onnx", "yuface"]
     )

@@ -40,7 +40,15 @@ def detector() -> Detector:
     `ferplus-shift-v1` was frozen, so its figures stay comparable. It ran on the yuface engine
     then; the ONNX port finds the same candidates after yuface's integer rounding
     (docs/face-path-benchmark.md), so its figures may move by a face or so."""
-    return YuNetFaceDetector(score_threshold=0.5, detect_width=448, min_face=32, second_look=None)
+    # Every setting that shapes the boxes pinned, not the detector's defaults: a change of the
+    # product's defaults must not change the frozen set's figures.
+    return YuNetFaceDetector(
+        score_threshold=0.5,
+        detect_width=448,
+        min_face=32,
+        landmark_check=False,
+        second_look=None,
+    )
 
 
 def pasted_frame(
