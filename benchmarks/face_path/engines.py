@@ -29,6 +29,7 @@ from benchmarks.support import FERPLUS, machine_line, print_figures
 from hsc_infer.detectors import YuNetFaceDetector
 from hsc_infer.detectors.base import iou
 from hsc_infer.detectors.yuface_engine import YufaceSearch
+from hsc_infer.detectors.yunet_decode import YuNetOutput
 
 PAIR_IOU = 0.5
 
@@ -47,7 +48,8 @@ class Comparison:
     largest_score: float = 0.0  # after truncation
     largest_raw_score: float = 0.0
 
-    def add(self, ours, theirs) -> None:
+    def add(self, ours: YuNetOutput, theirs: YuNetOutput) -> None:
+        """Counts one search: the port's candidates (`ours`) against yuface's (`theirs`)."""
         self.searches += 1
         self.candidates[0] += len(ours.scores)
         self.candidates[1] += len(theirs.scores)

@@ -11,7 +11,7 @@ from torch import nn
 
 
 class SqueezeExcite(nn.Module):
-    def __init__(self, channels: int, reduction: int):
+    def __init__(self, channels: int, reduction: int) -> None:
         super().__init__()
         squeezed = max(1, channels // reduction)
         self.fc = nn.Sequential(
@@ -21,12 +21,14 @@ class SqueezeExcite(nn.Module):
             nn.Sigmoid(),
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.fc(x.mean((2, 3), keepdim=True))
 
 
 class InvertedSE(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, expansion: int = 4, reduction: int = 8):
+    def __init__(
+        self, cin: int, cout: int, stride: int, expansion: int = 4, reduction: int = 8
+    ) -> None:
         super().__init__()
         h = cin * expansion
         self.block = nn.Sequential(
@@ -38,13 +40,13 @@ class InvertedSE(nn.Module):
         self.residual = stride == 1 and cin == cout
         self.act = nn.SiLU()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.block(x)
         return self.act(x + y if self.residual else y)
 
 
 class Net(nn.Module):
-    def __init__(self, channels: int = 32, num_blocks: int = 4, dropout: float = 0.3):
+    def __init__(self, channels: int = 32, num_blocks: int = 4, dropout: float = 0.3) -> None:
         super().__init__()
         c = channels
         self.stem = nn.Sequential(
@@ -64,7 +66,7 @@ class Net(nn.Module):
             nn.Dropout(dropout), nn.Linear(hidden, 1),
         )  # fmt: skip
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(self.stem(x))
         x = torch.cat([x.mean((2, 3)), x.amax((2, 3))], dim=1)
         return self.head(x)[:, 0]
