@@ -1,8 +1,8 @@
 """One frame through detect -> crop -> classify, all of its crops in one onnxruntime batch.
 
 `predict --detect` detects one photograph per run by default, several same-sized ones per run
-with `--detect-batch N` (`detect_each`), and classifies each frame's crops in one run; the demo's pipeline adds tracking and smoothing on top. Neither holds
-model logic of its own.
+with `--detect-batch N` (`detect_each`), and classifies each frame's crops in one run; the
+demo's pipeline adds tracking and smoothing on top. Neither holds model logic of its own.
 """
 
 from __future__ import annotations

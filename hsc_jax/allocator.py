@@ -6,9 +6,10 @@ and unmaps it on free, so every step faults the memory in again, 4 KB at a time:
 million page faults per S step, which cost the kernel 1.9 of the step's 4.4 CPU-seconds on a
 2-core AMD EPYC. With `glibc.malloc.hugetlb=1` glibc asks for transparent huge pages, and the
 same memory arrives in about 2,300 faults of 2 MB: the S step runs 1.8x faster on that AMD
-EPYC and 1.6x on a 2-core Intel Xeon (docs/models-benchmark.md). Settings that keep the memory instead (one arena, no mmap, no
-trimming) were faster still on some steps but let the heap fragment until the kernel killed the
-process, so the memory is still handed back after each step. glibc reads the setting only
+EPYC and 1.6x on a 2-core Intel Xeon (docs/models-benchmark.md). Settings that keep the memory
+instead (one arena, no mmap, no trimming) were faster still on some steps but let the heap
+fragment until the kernel killed the process, so the memory is still handed back after each
+step. glibc reads the setting only
 when a process starts, so the command starts itself once more with it in its environment.
 
 Set HSC_JAX_SYSTEM_MALLOC=1 to run with glibc's defaults; settings already present in

@@ -1,4 +1,4 @@
-"""The two-face clip that `benchmarks/inference/demo.py --wall` times the demo on."""
+"""The two-face clip that `python -m benchmarks.inference.demo --wall` times the demo on."""
 
 from __future__ import annotations
 

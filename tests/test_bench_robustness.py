@@ -1,6 +1,6 @@
-"""The FERPlus-shift benchmark (benchmarks/robustness/ferplus_shift.py) and its detector_crop shift
-(benchmarks/robustness/detector_crop.py): a tiny model and fake detectors here, the shipped S on FERPlus in
-the shared test."""
+"""The FERPlus-shift benchmark (`benchmarks.robustness.ferplus_shift`) and its detector_crop
+shift (`benchmarks.robustness.detector_crop`): a tiny model and fake detectors here, the shipped
+S on FERPlus in the shared test."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Scenes v2 of the face-detection benchmark (benchmarks/face_path/scenes.py, benchmarks/face_path/conditions.py) and the
-benchmark's tallies and tables (benchmarks/face_path/report.py): synthetic photographs and faces
-here; the real photographs and the FERPlus faces where they are installed."""
+"""Scenes v2 of the face-detection benchmark (`benchmarks.face_path.scenes`, `conditions`) and
+the benchmark's tallies and tables (`benchmarks.face_path.report`): synthetic photographs and
+faces here; the real photographs and the FERPlus faces where they are installed."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Faces pasted into colour frames and found again: the check of detector + contract + model
-(benchmarks/face_path/frames.py, which benchmarks/face_path/check_crops.py runs on the shipped models)."""
+(`benchmarks.face_path.frames`, which `benchmarks.face_path.check_crops` runs on the shipped
+models)."""
 
 from __future__ import annotations
 
@@ -70,9 +71,8 @@ def test_default_model_through_haar_on_pasted_ferplus_faces(ferplus_test_faces):
 
 @pytest.mark.shared
 def test_check_face_path_reads_the_same_faces_as_the_tests(ferplus_test_faces):
-    from conftest import FERPLUS
-
     from benchmarks.face_path.frames import leak_free_test_faces
+    from conftest import FERPLUS
 
     faces, labels = leak_free_test_faces(FERPLUS)
     assert len(faces) == len(ferplus_test_faces[0]) == 2904

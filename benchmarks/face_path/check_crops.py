@@ -1,17 +1,18 @@
 """FERPlus test faces pasted into colour frames: does the default detector + contract reproduce
 the crops the shipped models were trained on?
 
-    .venv/bin/python -m benchmarks.face_path.check_crops                       # shipped models, all faces
+    .venv/bin/python -m benchmarks.face_path.check_crops          # shipped models, all faces
     .venv/bin/python -m benchmarks.face_path.check_crops --models s my.onnx --margins 0 0.1 0.2
     .venv/bin/python -m benchmarks.face_path.check_crops --detector haar
 
-Pastes the faces on smooth colour gradients (real backgrounds: benchmarks/face_path/run.py).
-Prints, per model: faces found by the detector (default: the demo's), the detected box side relative to the
-pasted face, F1 on the original crops and F1 through frame -> detector -> crop -> classifier
-(a missed face counts as "not smiling"), at the model's threshold; and both F1 again on the
-found faces alone, which isolates how well the crop matches the training crops. The faces are
-the test split as `hsc_jax.data.load_dataset` builds it (on FERPlus the 2,904-face leak-free
-split), so this needs the train extras; the check itself is in benchmarks/face_path/frames.py beside this file.
+Pastes the faces on smooth colour gradients (real backgrounds: `benchmarks.face_path.run`).
+Prints, per model: faces found by the detector (default: the demo's), the detected box side
+relative to the pasted face, F1 on the original crops and F1 through frame -> detector -> crop
+-> classifier (a missed face counts as "not smiling"), at the model's threshold; and both F1
+again on the found faces alone, which isolates how well the crop matches the training crops.
+The faces are the test split as `hsc_jax.data.load_dataset` builds it (on FERPlus the
+2,904-face leak-free split), so this needs the train extras; the check itself is
+`frames.check_pasted_faces`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Clips with known faces: FERPlus faces drifting over the benchmark's photographs
-(`compose_clip`, for `benchmarks/inference/demo.py`), and the same seen through a camera, with sensor
-noise and shake (`camera_clip`, for `benchmarks/face_path/run_clips.py`).
+(`compose_clip`, for `benchmarks.inference.demo`), and the same seen through a camera, with
+sensor noise and shake (`camera_clip`, for `benchmarks.face_path.run_clips`).
 
 `compose_clip` repeats one background pixel for pixel while its faces drift, so a detector's
 false box on the background comes back on every frame of a segment, and temporal confirmation

@@ -1,8 +1,8 @@
-"""How a pasted face is altered in the v2 scenes (benchmarks/face_path/scenes.py): turned, rolled, partly
-covered or unevenly lit, one condition per face.
+"""How a pasted face is altered in the v2 scenes (`scenes`): turned, rolled, partly covered or
+unevenly lit, one condition per face.
 
 A face is first a `FaceLayer`: the 48x48 crop enlarged to its side, tinted with a skin tone,
-with v1's blended edge (`face_path.paste_face`) as an alpha mask. `yaw`, `roll` and `light`
+with v1's blended edge (`frames.paste_face`) as an alpha mask. `yaw`, `roll` and `light`
 change the layer; `occlude` draws over the frame after the face is blended in, since an
 occluder is something in front of the face, not part of it. The true box is always the face's
 square as pasted: for a rolled face, the unrotated square on the same centre.
@@ -85,7 +85,7 @@ class FaceLayer:
 
 def face_layer(face: np.ndarray, side: int, tone: np.ndarray) -> FaceLayer:
     """The crop enlarged to `side`, tinted with `tone`, its outer 5 % fading into the scene: the
-    pixels and edge `face_path.paste_face` lays down (within a rounding step)."""
+    pixels and edge `frames.paste_face` lays down (within a rounding step)."""
     grey = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
     big = cv2.resize(grey, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     ramp = np.clip(np.minimum(np.arange(side), np.arange(side)[::-1]) / (0.05 * side), 0, 1)

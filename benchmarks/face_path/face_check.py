@@ -3,11 +3,12 @@ from what else a face detector boxes (a cat's face, a headlight, a line of print
 
 It is trained like the smile models (`hsc-jax train`, the P size, luma only), on crops
 `square_crop` cuts from detector boxes, with class 1 "a face" instead of "smiling"
-(`benchmarks/face_path/face_check_data.py` builds its data from the benchmark's dev photographs and FERPlus train
-faces; the recipe is configs/face_check_p.json). `benchmarks/face_path/run.py
---face-check-thresholds` drops a candidate whose face probability is under a threshold. On the
-held-out scenes it removed no false box that the second look leaves, and on the dev scenes,
-whose photographs it was trained on, it did (docs/face-path-benchmark.md).
+(`benchmarks.face_path.face_check_data` builds its data from the benchmark's dev photographs
+and FERPlus train faces; the recipe is configs/face_check_p.json). `python -m
+benchmarks.face_path.run --face-check-thresholds` drops a candidate whose face probability is
+under a threshold. On the held-out scenes it removed no false box that the second look leaves,
+and on the dev scenes, whose photographs it was trained on, it did
+(docs/face-path-benchmark.md).
 """
 
 from __future__ import annotations

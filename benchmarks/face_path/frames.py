@@ -1,15 +1,15 @@
 """Does detect -> crop -> classify on a camera frame reproduce the crops a model was trained on?
 
 Known face crops (e.g. FERPlus test faces) are pasted into larger colour frames
-(`paste_face_in_frame`); the detector has to find each one, the contract turns
-its box into a crop, and the classifier's decisions are compared with its decisions on the
-original crops. A contract whose crop kind, margin or colour mode does not match the training
-data shows up as a gap between the two F1 scores. `benchmarks/face_path/check_crops.py` runs it on the
-shipped models; tests/test_pathcheck.py tests it.
+(`paste_face_in_frame`); the detector has to find each one, the contract turns its box into a
+crop, and the classifier's decisions are compared with its decisions on the original crops. A
+contract whose crop kind, margin or colour mode does not match the training data shows up as a
+gap between the two F1 scores. `benchmarks.face_path.check_crops` runs it on the shipped
+models; tests/test_pathcheck.py tests it.
 
 The second half builds frames over real photographs (scikit-image's, a dev dependency) with
-known face boxes, at run time, for `benchmarks/face_path/run.py` to measure the detectors on;
-`benchmarks/face_path/clips.py` builds clips from the same pieces.
+known face boxes, at run time, for `benchmarks.face_path.run` to measure the detectors on;
+`clips` builds clips from the same pieces.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def check_pasted_faces(
     )
 
 
-# --- Frames from real photographs (benchmarks/face_path/run.py, benchmarks/inference/demo.py) ---
+# --- Frames from real photographs (benchmarks.face_path.run, benchmarks.inference.demo) ---
 
 # scikit-image's bundled photographs (BSD) that hold no face: brick, grass, gravel, a cat, a
 # rocket, printed pages, coffee, coins, a horse, a motorbike, stars, the moon, a clock, a retina,

@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.face_path.landmarks --frames 500 --seeds 1 2   # choose bounds
     .venv/bin/python -m benchmarks.face_path.landmarks --frames 500 --seeds 0     # check them
 
-The frames are `benchmarks/face_path/run.py`'s (same seeds, same faces). Every YuNet candidate at or
+The frames are `run.benchmark_frames`' (same seeds, same faces). Every YuNet candidate at or
 above `--min-score` (and at least `--min-face` px wide) is matched to the true faces as the
 benchmark matches (face box, IoU >= 0.3, one detection per face); the rest are false boxes. For
 each feature of `hsc_infer.detectors.landmarks.face_layout` the script prints percentiles of

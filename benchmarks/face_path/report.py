@@ -1,4 +1,4 @@
-"""What `benchmarks/face_path/run.py` counts and prints: detections matched to true faces, and
+"""What `benchmarks.face_path.run` counts and prints: detections matched to true faces, and
 per setting recall, false boxes, time and smile decisions, as markdown tables.
 
 A detection counts when its box overlaps a true face box with IoU >= MIN_IOU (one detection per
@@ -46,7 +46,7 @@ def match(detections: list[Detection], truth: tuple) -> dict[int, int]:
 @dataclass(frozen=True)
 class FaceResult:
     side: int  # the true box's side, px
-    condition: str  # face_conditions.CONDITIONS or PHOTO_FACE
+    condition: str  # conditions.CONDITIONS or PHOTO_FACE
     smiling: bool  # the label
     direct: bool  # the model's decision on the original crop
     path: bool | None  # its decision on the crop cut from the detection; None: face missed

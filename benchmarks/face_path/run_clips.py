@@ -188,7 +188,7 @@ def settings_grid(args: argparse.Namespace) -> list[Setting]:
 def clip_frames(
     args: argparse.Namespace, seed: int, faces: list[np.ndarray], labels: np.ndarray
 ) -> Iterator[tuple[np.ndarray, ClipTruth]]:
-    """The seed's camera clip, faces shuffled by the seed (as benchmarks/inference/demo.py does)."""
+    """The seed's camera clip, faces shuffled by the seed (as benchmarks.inference.demo does)."""
     order = np.random.default_rng(seed).permutation(len(faces))
     faces, labels = [faces[i] for i in order], labels[order]
     yield from camera_clip(

@@ -1,6 +1,6 @@
 """Scenes v2: harder frames for the face-detection benchmark, with a dev part and a held-out part.
 
-v1 (`face_path.compose_frames`) pastes frontal FERPlus faces on windows of 16 photographs, and
+v1 (`frames.compose_frames`) pastes frontal FERPlus faces on windows of 16 photographs, and
 its detector settings were tuned on those frames. v2 splits both the faces and the photographs
 in two fixed halves, so that a setting chosen on "dev" frames can be checked on "heldout" frames
 made of faces and photographs it never saw:
@@ -11,12 +11,12 @@ made of faces and photographs it never saw:
   each hold an animal, text, a texture, patterns, medical images, space and objects, and one
   photograph with a real face in context (`SPLITS`);
 * faces at 60-240 px (each size bucket equally often), each under one condition of
-  `face_conditions` (frontal, yawed, rolled, occluded, lit);
+  `conditions` (frontal, yawed, rolled, occluded, lit);
 * 30 % of the frames are collages of 2-4 photographs (a poster wall), a fifth hold no face, a
   tenth hold the split's real-face photograph.
 
 Frames are built at run time and depend only on the seed (and the split).
-`benchmarks/face_path/run.py --scenes v2 --split dev|heldout` measures detectors on them.
+`python -m benchmarks.face_path.run --scenes v2 --split dev|heldout` measures detectors on them.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ SPLITS = {
 
 @dataclass(frozen=True)
 class SceneFrame(BenchFrame):
-    conditions: tuple[str, ...] = ()  # per face: a face_conditions.CONDITIONS name or PHOTO_FACE
+    conditions: tuple[str, ...] = ()  # per face: a conditions.CONDITIONS name or PHOTO_FACE
     photos: tuple[str, ...] = ()  # every photograph the frame shows
 
 

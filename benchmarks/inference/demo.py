@@ -5,14 +5,14 @@ costs in recall and smile accuracy on moving faces.
     .venv/bin/python -m benchmarks.inference.demo --detectors yunet haar --every 1 2 --rounds 3
     xvfb-run -a .venv/bin/python -m benchmarks.inference.demo --window    # also with a window
     .venv/bin/python -m benchmarks.inference.demo --detectors yunet haar --threads 1 2 --no-threads
-    .venv/bin/python -m benchmarks.inference.demo --wall --rounds 3     # the bar: a new process per run
+    .venv/bin/python -m benchmarks.inference.demo --wall --rounds 3  # the bar: a process per run
 
 Builds a 640x480, 30 FPS clip (mp4v, in a temporary folder) from the face-path benchmark's
-backgrounds with leak-free FERPlus test faces drifting across them (benchmarks/face_path/clips.py:
-`compose_clip`), then runs `python -m hsc_infer.demo` headless on it (writing output.mp4 and
-output.jsonl, as a user would) with the shipped S model, once per setting and round, settings
-in turn. For each setting it prints the loop's FPS (frames / wall time, reading and writing
-included), the mean ms of each stage, and, from output.jsonl, recall of the true faces
+backgrounds with leak-free FERPlus test faces drifting across them
+(`benchmarks.face_path.clips.compose_clip`), then runs `python -m hsc_infer.demo` headless on it
+(writing output.mp4 and output.jsonl, as a user would) with the shipped S model, once per setting
+and round, settings in turn. For each setting it prints the loop's FPS (frames / wall time, reading
+and writing included), the mean ms of each stage, and, from output.jsonl, recall of the true faces
 (IoU >= 0.3), false boxes per frame and per-frame smile accuracy on the faces found. The load
 (`uptime`) before and after goes with the table. Results: README (Speed) and
 docs/face-path-benchmark.md.

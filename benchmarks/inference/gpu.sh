@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU check in one command: set up the GPU environment, then run `python -m benchmarks.inference.gpu`.
+# The GPU check in one command: set up the GPU environment, then run
+# `python -m benchmarks.inference.gpu`.
 #
 #   benchmarks/inference/gpu.sh                       # defaults: S, batch 256, 20 timed steps
 #   benchmarks/inference/gpu.sh --steps 50 --output gpu.json
@@ -24,7 +25,7 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     nvidia-smi -L
 else
     VENV=.venv
-    echo "bench_gpu: no NVIDIA GPU here; the CPU runs what it can and the GPU parts are skipped" >&2
+    echo "gpu.sh: no NVIDIA GPU here; the CPU runs what it can and the GPU parts are skipped" >&2
     test -x "$VENV/bin/python" || make venv
     export JAX_PLATFORMS="${JAX_PLATFORMS:-cpu}"
 fi

@@ -1,7 +1,7 @@
 """ONNX inference benchmark: latency at batch 1, throughput at batch 64, and the demo's FPS.
 
     python -m benchmarks.inference.latency hsc_s_48x48.onnx hsc_m_48x48.onnx
-    python -m benchmarks.inference.latency --tiny          # a tiny stand-in model, proves the script runs
+    python -m benchmarks.inference.latency --tiny     # a tiny stand-in model: proves it runs
 
 Latency is the median of `--runs` onnxruntime runs after a warm-up, with 1 intra-op thread and
 with onnxruntime's default; "predict" adds the preprocessing of a 96x96 crop, and "+flip_test"
@@ -10,7 +10,7 @@ batch-64 images per second (default threads). The demo FPS runs the headless dem
 640x480 video (no video writer): with the Haar default detector, and with a tiny DEIMv2-format
 stand-in that reports two heads per frame (so it times crops, batching, tracking and drawing
 around a detector that costs nothing). Needs the `onnx` package for --tiny and the stand-in,
-which benchmarks/inference/stand_ins.py (beside this file) builds.
+which `benchmarks.inference.stand_ins` builds.
 """
 
 from __future__ import annotations

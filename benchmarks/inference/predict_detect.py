@@ -1,6 +1,7 @@
 """`python -m hsc_infer.predict --detect` over a folder of photographs: images per second with
 YuNet searching one photograph per run (predict's default), several same-sized ones per run
-(predict's `--detect-batch N`), and on the yuface engine (the detector before the ONNX port), side by side.
+(predict's `--detect-batch N`), and on the yuface engine (the detector before the ONNX port),
+side by side.
 
     .venv/bin/python -m benchmarks.inference.predict_detect                 # 96 photographs
     .venv/bin/python -m benchmarks.inference.predict_detect --photos 48 --rounds 2 --threads 1 2

@@ -2,12 +2,12 @@
 real photograph, instead of the FER2013 crop.
 
 Each face gets its own 640x480 frame, drawn from `shift_rng("detector_crop", index)`: a window
-of one of scikit-image's photographs (`face_path.BACKGROUNDS`), the face enlarged to 60-220 px,
-skin-tinted and blended in at a random spot (`face_path.paste_face`, as
-`benchmarks/face_path/run.py` builds its frames). YuNet as the demo ran it when the shift set was
-frozen (448 px, score 0.5, no second look; the demo's detector has moved on since) runs on the
-frame; the detection overlapping the pasted box best, with IoU >= 0.3, is cut as
-each model's contract says (`crop_box`). A face the detector misses has no crop: the benchmark
+of one of scikit-image's photographs (`frames.BACKGROUNDS`), the face enlarged to 60-220 px,
+skin-tinted and blended in at a random spot (`frames.paste_face`, as `benchmarks.face_path.run`
+builds its frames). YuNet as the demo ran it when the shift set was frozen (448 px, score 0.5,
+no second look; the demo's detector has moved on since) runs on the frame; the detection
+overlapping the pasted box best, with IoU >= 0.3, is cut as each model's contract says
+(`crop_box`). A face the detector misses has no crop: the benchmark
 counts it as "not smiling".
 """
 
@@ -32,7 +32,7 @@ from hsc_infer.detectors.base import iou
 from hsc_jax.evaluation.shifts import DETECTOR_CROP, shift_rng
 
 FRAME_SIZE = (480, 640)  # (H, W), a webcam's
-FACE_SIDE = (60, 220)  # px in the frame, as benchmarks/face_path/run.py pastes them
+FACE_SIDE = (60, 220)  # px in the frame, as benchmarks.face_path.run pastes them
 
 
 def detector() -> Detector:

@@ -1,16 +1,18 @@
 """FERPlus-shift: smile models on the leak-free FERPlus test faces under fixed, seeded shifts.
 
-    .venv/bin/python -m benchmarks.robustness.ferplus_shift                    # P and S, 2,904 faces, 3 min
-    .venv/bin/python -m benchmarks.robustness.ferplus_shift --models s runs/x.onnx --output shift.json
-    .venv/bin/python -m benchmarks.robustness.ferplus_shift --limit 256         # a quick look
+    .venv/bin/python -m benchmarks.robustness.ferplus_shift        # P and S, 2,904 faces, 3 min
+    .venv/bin/python -m benchmarks.robustness.ferplus_shift --models s runs/x.onnx \\
+        --output shift.json
+    .venv/bin/python -m benchmarks.robustness.ferplus_shift --limit 256   # a quick look
 
 Every face (BGR, the grey FERPlus crop on three channels, as a camera frame gives it) goes
-through each shift of `hsc_jax/evaluation/shifts.py` with its own fixed draw, and each model
+through each shift of `hsc_jax.evaluation.shifts` with its own fixed draw, and each model
 (`SmileClassifier(model, "cpu")`, at its stored threshold) classifies the result. Per shift: F1,
 accuracy and ROC AUC; "FERPlus-shift F1" is the mean F1 over the shifts, `identity` (FERPlus
 test itself) left out; the worst shift is the one with the lowest F1. `detector_crop` comes from
-`benchmarks/robustness/detector_crop.py`: a face the detector misses counts as "not smiling" (a false negative
-when it smiles) and ranks below every found face for ROC AUC. Results: docs/model-zoo.md.
+`benchmarks.robustness.detector_crop`: a face the detector misses counts as "not smiling" (a
+false negative when it smiles) and ranks below every found face for ROC AUC. Results:
+docs/model-zoo.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ the loader's workers and the training augmentation.
 Plain Python, no imports: the trainer runs under an interpreter with torch and numpy only (no
 JAX to import hsc_jax/train/augment.py's values with), and the project's tests, which have no
 torch, import this module to check the values against the spec
-(tests/test_torch_reference_settings.py).
+(tests/test_augmentation_settings.py).
 """
 
 # Named sizes of the reference zoo: all inverted_se + avgmax_mlp with 32 channels.

@@ -9,11 +9,10 @@ uint8 RGB images, labels and split names (what benchmarks/training/vs_reference.
 The reference's shape: a `Dataset` that augments one image per access, a `DataLoader` with
 worker processes batching them, a balanced sampler, BCE with `pos_weight`, AdamW, reduce on
 plateau, validation and a checkpoint every epoch, and the best checkpoint evaluated on test.
-The network is the one in benchmarks/torch_reference/model.py, trained channels_last (PyTorch's
+The network is the one in `benchmarks.torch_reference.model`, trained channels_last (PyTorch's
 faster layout on a CPU) or, with `--layout nchw`, in PyTorch's default layout, which is how the
-reference trains (it never asks for another). Beside it: benchmarks/torch_reference/settings.py (the
-reference's settings, copied), benchmarks/torch_reference/transforms.py (the resize and the augmentation)
-and benchmarks/torch_reference/clahe.py (CLAHE in numpy).
+reference trains (it never asks for another). Beside it: `settings` (the reference's settings,
+copied), `transforms` (the resize and the augmentation) and `clahe` (CLAHE in numpy).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Train-step and eval throughput of the HSC models on this machine (48x48 images).
 
-    .venv/bin/python -m benchmarks.training.models                       # every named size + backbones
+    .venv/bin/python -m benchmarks.training.models              # every named size + backbones
     .venv/bin/python -m benchmarks.training.models --sizes s --backbones "" --steps 10 --repeats 3
 
 The train step is the one `hsc-jax train` runs, built the way `Trainer.setup` builds it:
@@ -66,8 +66,9 @@ def flops_per_image(model, batch: int, image_size) -> float:
 def real_train_step(
     config: ModelConfig, batch: int, depthwise: str, image_size, parallel: DataParallel
 ):
-    """(model, params, one-step closure, state holder): the step `hsc-jax train` runs, as
-    Trainer.setup builds it, on one fixed batch of random uint8 images."""
+    """(model, parameter count, one-step closure, state holder, (graphdef, images, scaling) for
+    inspecting the step): the step `hsc-jax train` runs, as Trainer.setup builds it, on one fixed
+    batch of random uint8 images."""
     model = create_model(config, image_size=image_size, seed=0, depthwise=depthwise)
     params = count_parameters(model)
     rng = np.random.default_rng(0)

@@ -1,6 +1,7 @@
 """Training throughput: the input pipeline alone, the jitted step alone, and both together.
 
-    python -m benchmarks.training.pipeline --data_root ../shared/data/ferplus/ferplus.parquet --size s
+    python -m benchmarks.training.pipeline --data_root ../shared/data/ferplus/ferplus.parquet \\
+        --size s
 
 Prints images/s for each and the share of end-to-end time spent waiting for data, as JSON.
 On a 2-core CPU the step dominates and the data wait stays near 0 %.

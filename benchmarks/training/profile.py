@@ -2,8 +2,8 @@
 
     .venv/bin/python -m benchmarks.training.profile --size s --batch 256 --steps 5 --top 15
 
-Builds the real step (`bench_models.real_train_step`, as `hsc-jax train` runs it), traces a few
-steps with `jax.profiler` (perfetto trace), sums each thunk's time per step, and names what each
+Builds the real step (`models.real_train_step`, as `hsc-jax train` runs it), traces a few steps
+with `jax.profiler` (perfetto trace), sums each thunk's time per step, and names what each
 fusion computes from the compiled HLO (its opcodes and output shape). Prints a markdown table
 of the top thunks with ms per step and share of the step; docs/models-benchmark.md keeps it.
 """

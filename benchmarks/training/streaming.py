@@ -1,7 +1,7 @@
 """Peak memory and training speed of `--data_cache ram` against `stream`, side by side.
 
-    python -m benchmarks.training.streaming --data_root /tmp/hsc-bench/synth500k --size p --steps 40 \\
-        --stream_cache_dir /tmp/hsc-bench/index --output /tmp/hsc-bench/stream.json
+    python -m benchmarks.training.streaming --data_root /tmp/hsc-bench/synth500k --size p \\
+        --steps 40 --stream_cache_dir /tmp/hsc-bench/index --output /tmp/hsc-bench/stream.json
 
 Each run is `hsc-jax train` in its own process: one epoch cut to --steps steps, batch 256, a 2 %
 validation split. It reports the peak resident memory of that process (the kernel's high-water

@@ -1,8 +1,9 @@
 """Throughput of the synthetic head renderer on one core, PNG encoding included.
 
-Run: `python -m benchmarks.training.synth [--count 1000] [--repeats 7] [--image-size 64]` (about 5 s).
-Target: at least 2,000 images/s. Like timeit, it reports the best of several repeats (what the
-code costs when it has the core to itself) next to the median (what a busy machine gave it).
+Run: `python -m benchmarks.training.synth [--count 1000] [--repeats 7] [--image-size 64]`
+(about 5 s). Target: at least 2,000 images/s. Like timeit, it reports the best of several
+repeats (what the code costs when it has the core to itself) next to the median (what a busy
+machine gave it).
 """
 
 from __future__ import annotations

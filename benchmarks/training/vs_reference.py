@@ -269,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep",
         type=Path,
         default=None,
-        help="work in this folder and keep it (subset, logs, run folders); default: a temporary one",
+        help="work in this folder and keep it (subset, logs, run folders); default: a "
+        "temporary one",
     )
     return parser
 

@@ -72,7 +72,8 @@ class StageTimes:
 
     def means(self) -> dict[str, float]:
         """Mean ms per stage. Means, not medians: they add up to about the mean frame time
-        (1000 / loop FPS), so the log's summary and benchmarks/inference/demo.py show where it goes."""
+        (1000 / loop FPS), so the log's summary and `benchmarks.inference.demo` show where it
+        goes."""
         return {s: float(np.mean(self.samples[s])) for s in STAGES if self.samples.get(s)}
 
     def loop_fps(self) -> float:

@@ -26,13 +26,14 @@ import numpy as np
 
 from hsc_infer.detectors.base import Box, iou
 
-# The demo's defaults (its --confirm-hits / --keep-missed flags), from benchmarks/face_path/run_clips.py
-# (2026-12-06, seeds 2-5 reset at each cut: 2,400 camera-like frames, 54 faces; YuNet's defaults,
-# detector on every 2nd frame as the demo runs it): k=2 halves the false tracks shown (8 -> 4)
-# and cuts false boxes from 0.043 to 0.031 per frame, for a new face shown 2 frames (67 ms at
-# 30 FPS) later, which is most of the recall it costs on these 60-frame segments (92.5 -> 89.2 %).
-# m=2 wins back under a point of recall but keeps false tracks on too, adding more false boxes
-# than found faces. No setting moves recall past YuNet's own.
+# The demo's defaults (its --confirm-hits / --keep-missed flags), from
+# `benchmarks.face_path.run_clips` (2026-12-06, seeds 2-5 reset at each cut: 2,400 camera-like
+# frames, 54 faces; YuNet's defaults then, detector on every 2nd frame as the demo ran it): k=2
+# halves the false tracks shown (8 -> 4) and cuts false boxes from 0.043 to 0.031 per frame, for
+# a new face shown 2 frames (67 ms at 30 FPS) later, which is most of the recall it costs on
+# these 60-frame segments (92.5 -> 89.2 %). m=2 wins back under a point of recall but keeps false
+# tracks on too, adding more false boxes than found faces. No setting moves recall past YuNet's
+# own.
 CONFIRM_HITS = 2
 KEEP_MISSED = 0
 # Detector runs a tentative track may miss before its `confirm_hits` matches: 1 lets a true face

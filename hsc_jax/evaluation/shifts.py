@@ -11,7 +11,8 @@ comes from (BASE_SEED, the shift's name, the image's index), so adding, removing
 shifts or faces never changes another draw, and `--limit N` sees the same first N images.
 
 `detector_crop`, the crop a face detector cuts from a real photograph, needs a detector and
-photographs, so `benchmarks/robustness/detector_crop.py` builds it; it is named here to complete the set.
+photographs, so `benchmarks.robustness.detector_crop` builds it; it is named here to complete
+the set.
 
 numpy and OpenCV only, so the benchmark and tests import it without JAX.
 """

@@ -121,7 +121,8 @@ class SqueezeExcite(nnx.Module):
 
 
 class InvertedSEStage(nnx.Module):
-    """MobileNetV2-style: [1x1 expand + BN + SiLU], dw3x3 + BN + SiLU, [SE], 1x1 + BN, (+x), SiLU."""
+    """MobileNetV2-style: [1x1 expand + BN + SiLU], dw3x3 + BN + SiLU, [SE], 1x1 + BN, (+x),
+    SiLU."""
 
     def __init__(
         self, cin: int, cout: int, stride: int, expansion: int, se_reduction: int,

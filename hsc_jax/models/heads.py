@@ -25,7 +25,8 @@ class AvgHead(nnx.Module):
 
 
 class AvgMaxMLPHead(nnx.Module):
-    """concat(avg, max) -> BN1d(2F) -> dropout -> linear 2F -> max(16, F) -> ReLU -> [dropout] -> linear -> 1."""
+    """concat(avg, max) -> BN1d(2F) -> dropout -> linear 2F -> max(16, F) -> ReLU -> [dropout]
+    -> linear -> 1."""
 
     def __init__(self, features: int, dropout: float, *, rngs: nnx.Rngs):
         hidden = max(16, features)

@@ -3,9 +3,9 @@
 Field names and defaults follow the reference `train.py` flags so that its command lines carry
 over. Each field also carries how it is offered (`option(...)`): its help text, allowed values,
 flag aliases and whether a resumed run keeps the checkpoint's value. `hsc-jax train` builds its
-flags from these, `validate()` checks them, and `recipe.read_recipe` reads them from a JSON file, so a
-default or a choice is written down once. `model_config()` turns the architecture fields (or a
-named size) into a `ModelConfig`.
+flags from these, `validate()` checks them, and `recipe.read_recipe` reads them from a JSON
+file, so a default or a choice is written down once. `model_config()` turns the architecture
+fields (or a named size) into a `ModelConfig`.
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ def click_type(spec: Option, kind: type) -> click.ParamType:
 
 
 def training_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The click option of the TrainConfig field `name`: flag, default, help, type from the field."""
+    """The click option of the TrainConfig field `name`: flag, default, help and type from the
+    field."""
     field, spec = _FIELDS[name], option_of(_FIELDS[name])
     kind, _ = value_type(name)
     settings: dict[str, Any] = {"help": spec.help, "show_default": True}
