@@ -15,8 +15,8 @@ from hsc_infer.providers import add_model_arguments
 # camera-like clips (benchmarks/face_path/run_clips.py, 2026-12-06) recall stays within a point
 # from every frame to every 4th, and with confirmation a new face shows 3 frames (100 ms at 30
 # FPS) after it appears. With YuNet on onnxruntime, on its own thread, the demo on a two-face clip
-# ran at 145 FPS detecting every 2nd frame and 158 every 3rd (2-core Intel Xeon, 2026-12-07,
-# `python -m benchmarks.inference.demo --wall`, start-up included).
+# ran at 173 FPS detecting every 2nd frame, 195 every 3rd and 192 every 4th (2-core Intel Xeon,
+# 2026-12-07, `python -m benchmarks.inference.demo --wall`, start-up included).
 DEFAULT_DETECT_EVERY = 3
 
 

@@ -56,9 +56,10 @@ DEFAULT_SCORE_THRESHOLD = 0.6
 DEFAULT_MIN_FACE = 32  # frame pixels: smaller boxes on a 640x480 frame are texture, not faces
 # Two onnxruntime threads, their pool not spinning: on the held-out scenes at 640 px, 8.1 ms
 # median and 10.2 ms p95 against 9.7 and 11.9 with one; inside the demo's loop, with the
-# classifier, tracking and video I/O beside it, 7.5 / 8.8 ms against 8.6 / 10.5, and the demo
-# 155.8 against 151.1 FPS (2-core Intel Xeon, 2026-12-07). yuface's OpenMP threads had stalled
-# there (p95 over 400 ms); these do not.
+# classifier, tracking and video I/O beside it, 7.4 / 9.0 ms against 8.3 / 9.7; predict --detect
+# 103 against 91 photographs a second (2-core Intel Xeon, 2026-12-07). yuface's OpenMP threads
+# had stalled in the demo (p95 over 400 ms); these do not. With the detector on the demo's own
+# thread, one and two give the same FPS.
 DEFAULT_THREADS = 2
 # The landmark layout check (detectors/landmarks.py) is off by default: YuNet's false boxes
 # (a motorbike's headlight, galaxies, a cat's eye; docs/face-path-benchmark.md, 2026-12-06)
