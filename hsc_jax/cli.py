@@ -23,6 +23,7 @@ COMMANDS = {
     "predict": "hsc_jax.evaluation.cli:predict",
     "evaluate": "hsc_jax.evaluation.cli:evaluate",
     "convert-torch": "hsc_jax.train.cli:convert_torch",
+    "teacher": "hsc_jax.train.cli:teacher",
     "export": "hsc_jax.export.cli:export",
     "exportonnx": "hsc_jax.export.cli:export",  # the reference's name
     "export-yunet": "hsc_jax.export.cli:export_yunet",
@@ -34,6 +35,7 @@ HELP = {
     "predict": "Smile probabilities of image files from a checkpoint.",
     "evaluate": "Metrics and figures of a checkpoint or ONNX model on a split.",
     "convert-torch": "Turn a reference PyTorch checkpoint into one of ours.",
+    "teacher": "Teacher probabilities of a dataset's images, to distil from.",
     "export": "Export a checkpoint to ONNX.",
     "exportonnx": "Alias of export.",
     "export-yunet": "Export libfacedetection's YuNet face detector to ONNX.",

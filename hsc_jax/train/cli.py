@@ -1,4 +1,5 @@
-"""Click commands `train` and `convert-torch`: parse, then call one importable function.
+"""Click commands `train`, `convert-torch` and `teacher`: parse, then call one importable
+function.
 
 The flags of `train` are built from the fields of `TrainConfig` (their names, defaults, help,
 choices and ranges live there), so the command line and the configuration cannot drift apart.
@@ -132,3 +133,36 @@ def convert_torch(
             raise CheckpointError(f"cannot convert {state_npz}: {e}") from e
         path = save_model_checkpoint(output, model, config, image_size)
     click.echo(f"checkpoint written to {path}")
+
+
+@click.command("teacher", context_settings=CONTEXT_SETTINGS)
+@click.option("--data_root", required=True, help="The dataset the student trains on.")
+@click.option(
+    "--model",
+    "models",
+    required=True,
+    multiple=True,
+    help="Exported teacher model (ONNX); give it several times for an ensemble's mean.",
+)
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="Parquet to write.")
+@click.option(
+    "--image_size",
+    default="48",
+    show_default=True,
+    callback=_image_size,
+    help="The student's --image_size (the file checks its images at that size).",
+)
+@click.option("--batch_size", default=256, show_default=True, type=click.IntRange(min=1))
+def teacher(
+    data_root: str,
+    models: tuple[str, ...],
+    output: Path,
+    image_size: tuple[int, int],
+    batch_size: int,
+) -> None:
+    """Teacher probabilities of every image of a dataset, for `train --teacher`."""
+    from hsc_jax.train.teacher import write_teacher_file
+
+    with user_errors():
+        count = write_teacher_file(models, data_root, output, image_size, batch_size)
+    click.echo(f"wrote {output}: the mean of {len(models)} model(s) on {count} images")

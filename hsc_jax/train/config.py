@@ -209,6 +209,20 @@ class TrainConfig:
         "the majority label.",
         fixed_on_resume=True,
     )
+    # Distillation: train towards a mix of the target and a teacher's probability per image
+    # (a `hsc-jax teacher` file; teacher.py).
+    teacher: str | None = option(
+        None,
+        help="Parquet file of teacher probabilities (made by hsc-jax teacher from this "
+        "--data_root) to distil from.",
+        fixed_on_resume=True,
+    )
+    teacher_weight: float = option(
+        0.5,
+        help="Share of the teacher's probability in each target (with --teacher).",
+        bounds=Bounds(0, 1),
+        fixed_on_resume=True,
+    )
     # Probability of CLAHE per training image (host side, before the batch goes to device).
     clahe_p: float = option(0.01, bounds=Bounds(0, 1), flag=False)
     # Stop each epoch after this many steps (benchmarks and smoke tests); None = whole epoch.
@@ -230,6 +244,8 @@ class TrainConfig:
         """Raise ConfigError naming the setting, the value and what was expected."""
         if not data_root_exists(self.data_root):
             raise ConfigError(f"--data_root {self.data_root} does not exist (or matches no file)")
+        if self.teacher is not None and not Path(self.teacher).is_file():
+            raise ConfigError(f"--teacher {self.teacher} does not exist")
         for field in dataclasses.fields(self):
             check_allowed(field.name, option_of(field), getattr(self, field.name))
         self.data_settings()  # raises DatasetError when the split ratios do not sum to 1

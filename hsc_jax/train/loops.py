@@ -18,6 +18,7 @@ from hsc_jax.train import outputs
 from hsc_jax.train.config import TrainConfig
 from hsc_jax.train.mesh import DataParallel
 from hsc_jax.train.pipeline import EpochPlan, epoch_batches, eval_batches
+from hsc_jax.train.teacher import distilled_targets, teacher_probabilities
 
 log = logging.getLogger("hsc_jax.train")
 
@@ -28,14 +29,18 @@ HEARTBEAT_MIN_STEPS = 20
 
 def training_targets(split: SplitData, config: TrainConfig) -> np.ndarray:
     """What the loss pulls each training image towards: its label, or under --soft_labels the
-    share of annotators who saw a smile."""
-    if not config.soft_labels:
-        return split.labels
-    if split.vote_shares is None:
-        raise ConfigError(
-            f"--soft_labels needs happiness_votes and total_votes columns in {config.data_root}"
-        )
-    return split.vote_shares
+    share of annotators who saw a smile; with --teacher, mixed with the teacher's probability."""
+    targets = split.labels
+    if config.soft_labels:
+        if split.vote_shares is None:
+            raise ConfigError(
+                f"--soft_labels needs happiness_votes and total_votes columns in {config.data_root}"
+            )
+        targets = split.vote_shares
+    if config.teacher is None:
+        return targets
+    probs = teacher_probabilities(config.teacher, split)
+    return distilled_targets(targets, probs, config.teacher_weight)
 
 
 def train_epoch(

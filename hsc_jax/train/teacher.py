@@ -1,0 +1,190 @@
+"""Distillation targets: a teacher's smile probability for every image of a dataset.
+
+`hsc-jax teacher` runs one or more exported models (ONNX, through `hsc_infer`, each with its
+own preprocessing contract) over every row of a dataset and writes their mean probability per
+image to a parquet file. `hsc-jax train --teacher FILE --teacher_weight W` then trains towards
+`(1 - W) * target + W * teacher` for each training image, where `target` is its label (or its
+vote share under --soft_labels). The teacher sees each image once, as it is, without the
+training augmentation: the probabilities are computed once, not at every step.
+
+The file holds one row per image, keyed by the image's path as the dataset names it
+(`SplitData.paths`: its `image_path`, or `<parquet>#row<i>` for embedded images), with its label
+and a digest of its pixels at the student's image size; a training image without a probability,
+with other pixels or another label is an error naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hsc_jax import atomic
+from hsc_jax.data.dataset import SplitData, load_dataset
+from hsc_jax.data.settings import DEFAULTS
+from hsc_jax.errors import ConfigError
+
+TEACHER_KEY = b"hsc_teacher"  # parquet metadata: the models and the dataset it was made from
+SPLITS = ("train", "val", "test")
+EXAMPLES_SHOWN = 3
+DIGEST_CHUNK = 4096  # images read at a time for their digests (a streamed split reads them)
+
+
+def model_probabilities(model: str | Path, data_root: str | Path, batch_size: int) -> dict:
+    """{path: (probability, label)} of `model` (an ONNX file) on every row of `data_root`,
+    each image prepared by the model's own contract (size, colour)."""
+    from hsc_infer import SmileClassifier
+
+    classifier = SmileClassifier(model, provider="cpu")
+    # Every row, whatever the split: unassigned rows are split by ratio, and all three parts
+    # together are every row either way.
+    dataset = load_dataset(data_root, classifier.contract.input_size, DEFAULTS)
+    found = {}
+    for name in SPLITS:
+        split = dataset.splits[name]
+        for start in range(0, len(split), batch_size):
+            rows = np.arange(start, min(start + batch_size, len(split)))
+            crops = list(split.images[rows][:, :, :, ::-1])  # RGB -> BGR, as hsc_infer takes
+            for row, prob in zip(rows, classifier.predict(crops), strict=True):
+                key = split.paths[row]
+                if key in found:
+                    raise ConfigError(
+                        f"{data_root} names two images {key}: the teacher file keys images by "
+                        "their path"
+                    )
+                found[key] = (float(prob), int(split.labels[row]))
+    return found
+
+
+def pixel_digests(split: SplitData) -> list[str]:
+    """A digest of each image's pixels as the split holds them (its image size)."""
+    digests = []
+    for start in range(0, len(split), DIGEST_CHUNK):
+        rows = np.arange(start, min(start + DIGEST_CHUNK, len(split)))
+        digests += [hashlib.md5(image.tobytes()).hexdigest() for image in split.images[rows]]
+    return digests
+
+
+def student_digests(data_root: str | Path, image_size: tuple[int, int]) -> dict[str, str]:
+    """{path: digest} of every image of `data_root` at the student's `image_size`."""
+    dataset = load_dataset(data_root, image_size, DEFAULTS)
+    found = {}
+    for name in SPLITS:
+        split = dataset.splits[name]
+        found.update(zip(split.paths, pixel_digests(split), strict=True))
+    return found
+
+
+def write_teacher_file(
+    models: Sequence[str | Path],
+    data_root: str | Path,
+    output: str | Path,
+    image_size: tuple[int, int] = (48, 48),
+    batch_size: int = 256,
+) -> int:
+    """The models' mean probability for every image of `data_root`, written to `output`
+    (parquet, atomically) with each image's pixel digest at the student's `image_size`;
+    returns the number of images."""
+    if not models:
+        raise ConfigError("give at least one --model")
+    each = [model_probabilities(m, data_root, batch_size) for m in models]
+    paths = sorted(each[0])
+    for model, found in zip(models, each, strict=True):
+        if set(found) != set(paths):
+            raise ConfigError(f"--model {model} saw other images of {data_root} than {models[0]}")
+    digests = student_digests(data_root, image_size)
+    probs = np.array([[found[p][0] for p in paths] for found in each])  # (models, images)
+    table = pa.table(
+        {
+            "path": paths,
+            "label": np.array([each[0][p][1] for p in paths], np.int32),
+            "digest": [digests[p] for p in paths],
+            "prob_smiling": probs.mean(axis=0).astype(np.float32),
+            **{f"prob_model_{i}": row.astype(np.float32) for i, row in enumerate(probs)},
+        }
+    )
+    recorded = {
+        "data_root": str(data_root),
+        "image_size": list(image_size),
+        "models": [str(m) for m in models],
+    }
+    table = table.replace_schema_metadata({TEACHER_KEY: json.dumps(recorded).encode()})
+    with atomic.atomic_path(output) as temporary:
+        pq.write_table(table, temporary)
+    return len(paths)
+
+
+def teacher_probabilities(path: str | Path, split: SplitData) -> np.ndarray:
+    """(N,) float32 teacher probability of each image of `split`, from a `hsc-jax teacher`
+    file; a ConfigError naming the file when it does not fit the split."""
+    path = Path(path)
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        raise ConfigError(f"--teacher {path}: cannot read it as parquet ({e})") from e
+    missing_columns = {"path", "label", "digest", "prob_smiling"} - set(table.column_names)
+    if missing_columns:
+        raise ConfigError(
+            f"--teacher {path} lacks the columns {sorted(missing_columns)}: make it with "
+            "hsc-jax teacher"
+        )
+    recorded = json.loads((table.schema.metadata or {}).get(TEACHER_KEY, b"{}"))
+    made_for = f" (made for {recorded['data_root']})" if "data_root" in recorded else ""
+    size = tuple(recorded.get("image_size", ()))
+    held = split.images[np.arange(min(1, len(split)))].shape[1:3]
+    if size and len(split) and tuple(held) != size:
+        raise ConfigError(
+            f"--teacher {path} was made for images of {size[0]}x{size[1]}; this run trains at "
+            f"{held[0]}x{held[1]}: make it with hsc-jax teacher --image_size"
+        )
+    paths = table.column("path").to_pylist()
+    if len(set(paths)) != len(paths):
+        raise ConfigError(f"--teacher {path} names some images twice")
+    probs = table.column("prob_smiling").to_numpy(zero_copy_only=False).astype(np.float32)
+    bad = np.flatnonzero(~((probs >= 0) & (probs <= 1)))
+    if bad.size:
+        raise ConfigError(
+            f"--teacher {path}: row {bad[0]} ({paths[bad[0]]}) has probability {probs[bad[0]]}, "
+            "not in [0, 1]"
+        )
+    labels = table.column("label").to_numpy(zero_copy_only=False)
+    where = {p: i for i, p in enumerate(paths)}
+    rows = [where.get(p, -1) for p in split.paths]
+    missing = [p for p, r in zip(split.paths, rows, strict=True) if r < 0]
+    if missing:
+        raise ConfigError(
+            f"--teacher {path}{made_for} has no probability for {len(missing)} of the "
+            f"{len(split)} training images, e.g. {', '.join(missing[:EXAMPLES_SHOWN])}: make it "
+            "from this --data_root with hsc-jax teacher"
+        )
+    rows_array = np.asarray(rows)
+    file_digests = table.column("digest").to_pylist()
+    other = [
+        p
+        for p, row, digest in zip(split.paths, rows, pixel_digests(split), strict=True)
+        if file_digests[row] != digest
+    ]
+    if other:
+        raise ConfigError(
+            f"--teacher {path}{made_for}: {len(other)} of the {len(split)} training images have "
+            f"other pixels than the images it was made from, e.g. {', '.join(other[:EXAMPLES_SHOWN])}"
+            ": make it from this --data_root with hsc-jax teacher"
+        )
+    differ = np.flatnonzero(labels[rows_array] != split.labels)
+    if differ.size:
+        first = split.paths[differ[0]]
+        raise ConfigError(
+            f"--teacher {path}{made_for}: {differ.size} training images carry another label "
+            f"there, e.g. {first}: make it from this --data_root with hsc-jax teacher"
+        )
+    return probs[rows_array]
+
+
+def distilled_targets(targets: np.ndarray, teacher: np.ndarray, weight: float) -> np.ndarray:
+    """`(1 - weight) * targets + weight * teacher`, float32."""
+    return ((1.0 - weight) * targets.astype(np.float32) + weight * teacher).astype(np.float32)
