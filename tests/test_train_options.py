@@ -36,4 +36,6 @@ def test_fields_fixed_on_resume():
         "skip_bad_rows",
         "augment",
         "soft_labels",
+        "teacher",
+        "teacher_weight",
     }
