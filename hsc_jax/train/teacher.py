@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -119,9 +120,24 @@ def write_teacher_file(
     return len(paths)
 
 
-def teacher_probabilities(path: str | Path, split: SplitData) -> np.ndarray:
-    """(N,) float32 teacher probability of each image of `split`, from a `hsc-jax teacher`
-    file; a ConfigError naming the file when it does not fit the split."""
+@dataclass(frozen=True)
+class TeacherFile:
+    """A `hsc-jax teacher` file as read: one entry per image."""
+
+    path: Path
+    paths: list[str]
+    labels: np.ndarray  # (N,) int
+    digests: list[str]
+    probs: np.ndarray  # (N,) float32 in [0, 1]
+    data_root: str | None  # what it was made from
+    image_size: tuple[int, ...]  # the student's size it was made for (empty when unrecorded)
+
+    def made_for(self) -> str:
+        return "" if self.data_root is None else f" (made for {self.data_root})"
+
+
+def read_teacher_file(path: str | Path) -> TeacherFile:
+    """The file, checked for its columns, unique paths and probabilities in [0, 1]."""
     path = Path(path)
     try:
         table = pq.read_table(path)
@@ -134,14 +150,6 @@ def teacher_probabilities(path: str | Path, split: SplitData) -> np.ndarray:
             "hsc-jax teacher"
         )
     recorded = json.loads((table.schema.metadata or {}).get(TEACHER_KEY, b"{}"))
-    made_for = f" (made for {recorded['data_root']})" if "data_root" in recorded else ""
-    size = tuple(recorded.get("image_size", ()))
-    held = split.images[np.arange(min(1, len(split)))].shape[1:3]
-    if size and len(split) and tuple(held) != size:
-        raise ConfigError(
-            f"--teacher {path} was made for images of {size[0]}x{size[1]}; this run trains at "
-            f"{held[0]}x{held[1]}: make it with hsc-jax teacher --image_size"
-        )
     paths = table.column("path").to_pylist()
     if len(set(paths)) != len(paths):
         raise ConfigError(f"--teacher {path} names some images twice")
@@ -152,37 +160,56 @@ def teacher_probabilities(path: str | Path, split: SplitData) -> np.ndarray:
             f"--teacher {path}: row {bad[0]} ({paths[bad[0]]}) has probability {probs[bad[0]]}, "
             "not in [0, 1]"
         )
-    labels = table.column("label").to_numpy(zero_copy_only=False)
-    where = {p: i for i, p in enumerate(paths)}
-    rows = [where.get(p, -1) for p in split.paths]
-    missing = [p for p, r in zip(split.paths, rows, strict=True) if r < 0]
+    return TeacherFile(
+        path=path,
+        paths=paths,
+        labels=table.column("label").to_numpy(zero_copy_only=False),
+        digests=table.column("digest").to_pylist(),
+        probs=probs,
+        data_root=recorded.get("data_root"),
+        image_size=tuple(recorded.get("image_size", ())),
+    )
+
+
+def teacher_probabilities(path: str | Path, split: SplitData) -> np.ndarray:
+    """(N,) float32 teacher probability of each image of `split`, from a `hsc-jax teacher`
+    file; a ConfigError naming the file when it does not fit the split: another image size,
+    an image it lacks, or one with other pixels or another label."""
+    teacher = read_teacher_file(path)
+    where = f"--teacher {teacher.path}{teacher.made_for()}"
+    remedy = "make it from this --data_root with hsc-jax teacher"
+    held = tuple(split.images[np.arange(min(1, len(split)))].shape[1:3])
+    if teacher.image_size and len(split) and held != teacher.image_size:
+        h, w = teacher.image_size
+        raise ConfigError(
+            f"{where} was made for images of {h}x{w}; this run trains at {held[0]}x{held[1]}: "
+            "make it with hsc-jax teacher --image_size"
+        )
+    index = {p: i for i, p in enumerate(teacher.paths)}
+    rows = np.array([index.get(p, -1) for p in split.paths], np.int64)
+    missing = [p for p, row in zip(split.paths, rows, strict=True) if row < 0]
     if missing:
         raise ConfigError(
-            f"--teacher {path}{made_for} has no probability for {len(missing)} of the "
-            f"{len(split)} training images, e.g. {', '.join(missing[:EXAMPLES_SHOWN])}: make it "
-            "from this --data_root with hsc-jax teacher"
+            f"{where} has no probability for {len(missing)} of the {len(split)} training "
+            f"images, e.g. {', '.join(missing[:EXAMPLES_SHOWN])}: {remedy}"
         )
-    rows_array = np.asarray(rows)
-    file_digests = table.column("digest").to_pylist()
     other = [
         p
         for p, row, digest in zip(split.paths, rows, pixel_digests(split), strict=True)
-        if file_digests[row] != digest
+        if teacher.digests[row] != digest
     ]
     if other:
         raise ConfigError(
-            f"--teacher {path}{made_for}: {len(other)} of the {len(split)} training images have "
-            f"other pixels than the images it was made from, e.g. {', '.join(other[:EXAMPLES_SHOWN])}"
-            ": make it from this --data_root with hsc-jax teacher"
+            f"{where}: {len(other)} of the {len(split)} training images have other pixels than "
+            f"the images it was made from, e.g. {', '.join(other[:EXAMPLES_SHOWN])}: {remedy}"
         )
-    differ = np.flatnonzero(labels[rows_array] != split.labels)
+    differ = np.flatnonzero(teacher.labels[rows] != split.labels)
     if differ.size:
-        first = split.paths[differ[0]]
         raise ConfigError(
-            f"--teacher {path}{made_for}: {differ.size} training images carry another label "
-            f"there, e.g. {first}: make it from this --data_root with hsc-jax teacher"
+            f"{where}: {differ.size} training images carry another label there, e.g. "
+            f"{split.paths[differ[0]]}: {remedy}"
         )
-    return probs[rows_array]
+    return teacher.probs[rows]
 
 
 def distilled_targets(targets: np.ndarray, teacher: np.ndarray, weight: float) -> np.ndarray:
