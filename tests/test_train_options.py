@@ -38,4 +38,5 @@ def test_fields_fixed_on_resume():
         "soft_labels",
         "teacher",
         "teacher_weight",
+        "lr_schedule",
     }

@@ -31,6 +31,7 @@ from hsc_jax.train.options import (
     option_of,
     parse_grid,
 )
+from hsc_jax.train.schedule import SCHEDULES
 
 NAMED_SIZE_KEYS = ("p", "n", "t", "s", "c", "m", "l")
 # hsc_jax.models.config's ARCH_VARIANTS and HEAD_VARIANTS, repeated so that reading the training
@@ -207,6 +208,14 @@ class TrainConfig:
         False,
         help="Targets from the annotators' votes (happiness_votes / total_votes) instead of "
         "the majority label.",
+        fixed_on_resume=True,
+    )
+    # How the learning rate moves between epochs (schedule.py).
+    lr_schedule: str = option(
+        "plateau",
+        help="plateau: halve after 3 epochs without a better validation loss (the reference's); "
+        "cosine: from --lr down towards 0 over --epochs.",
+        choices=SCHEDULES,
         fixed_on_resume=True,
     )
     # Distillation: train towards a mix of the target and a teacher's probability per image

@@ -1,4 +1,5 @@
-"""Reduce-on-plateau learning rate, checked once per epoch (PyTorch `ReduceLROnPlateau` rules).
+"""Learning-rate schedules, stepped once per epoch: reduce-on-plateau (PyTorch's
+`ReduceLROnPlateau` rules, the reference's) and cosine annealing (`--lr_schedule cosine`).
 
 Kept on the host as a small JSON-safe state so a checkpoint can resume it exactly; the step reads
 the current rate as an argument, so changing it never recompiles.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import Any
+
+SCHEDULES = ("plateau", "cosine")
 
 
 @dataclasses.dataclass
@@ -51,5 +54,52 @@ class ReduceOnPlateau:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> ReduceOnPlateau:
         state = dict(state)
+        state.pop("kind", None)
         state["best"] = math.inf if state.get("best") is None else float(state["best"])
         return cls(**state)
+
+
+@dataclasses.dataclass
+class CosineAnnealing:
+    """`peak * (1 + cos(pi * e / epochs)) / 2` for epoch e = 0, 1, ...: the full rate in the
+    first epoch, falling smoothly towards 0 in the last; the monitored loss plays no part."""
+
+    peak: float
+    epochs: int
+    epochs_done: int = 0
+
+    @property
+    def lr(self) -> float:
+        # Past `epochs` (a resumed run given more) the rate stays where the schedule ended.
+        done = min(self.epochs_done, self.epochs)
+        return self.peak * (1.0 + math.cos(math.pi * done / self.epochs)) / 2.0
+
+    def step(self, loss: float) -> bool:
+        """One epoch done; True: the rate changes (always, but at the end)."""
+        self.epochs_done += 1
+        return self.epochs_done < self.epochs
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"kind": "cosine", **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> CosineAnnealing:
+        return cls(**{k: v for k, v in state.items() if k != "kind"})
+
+
+Schedule = ReduceOnPlateau | CosineAnnealing
+
+
+def make_schedule(kind: str, lr: float, epochs: int) -> Schedule:
+    if kind == "cosine":
+        return CosineAnnealing(peak=lr, epochs=epochs)
+    if kind == "plateau":
+        return ReduceOnPlateau(lr=lr)
+    raise ValueError(f"unknown learning-rate schedule {kind!r}; choose one of {SCHEDULES}")
+
+
+def schedule_from_state(state: dict[str, Any]) -> Schedule:
+    """The schedule a checkpoint recorded (those written before cosine existed are plateau)."""
+    if state.get("kind") == "cosine":
+        return CosineAnnealing.from_state_dict(state)
+    return ReduceOnPlateau.from_state_dict(state)

@@ -33,7 +33,7 @@ from hsc_jax.train.resume import (
     read_resumable_meta,
     resolve_resume,
 )
-from hsc_jax.train.schedule import ReduceOnPlateau
+from hsc_jax.train.schedule import make_schedule, schedule_from_state
 from hsc_jax.train.step import (
     InputScaling,
     compute_dtype_for,
@@ -84,7 +84,7 @@ class Trainer:
             self.model_config, image_size=config.image_size, seed=config.seed, depthwise="auto"
         )
         optimizer = make_optimizer(model, config.lr, config.weight_decay)
-        self.schedule = ReduceOnPlateau(lr=config.lr)
+        self.schedule = make_schedule(config.lr_schedule, config.lr, config.epochs)
         if resume_meta is not None:
             self._restore(model, optimizer, resume_meta)
         self.contract = training_contract(config, self.model_config, self.train_split.images)
@@ -157,7 +157,7 @@ class Trainer:
         for module, folder in ((model, ckpt.MODEL_DIR), (optimizer, ckpt.OPTIMIZER_DIR)):
             saved = ckpt.restore_into(self.resume_path / folder, nnx.state(module), replicated)
             nnx.update(module, saved)
-        self.schedule = ReduceOnPlateau.from_state_dict(meta["schedule"])
+        self.schedule = schedule_from_state(meta["schedule"])
         self.run = RunState.from_meta(meta)
         if self.primary:
             for path in ckpt.remove_later_best(self.output_dir, self.run.epoch):
