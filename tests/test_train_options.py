@@ -39,4 +39,5 @@ def test_fields_fixed_on_resume():
         "teacher",
         "teacher_weight",
         "lr_schedule",
+        "mixup",
     }

@@ -195,3 +195,31 @@ def test_two_devices_give_the_same_loss_as_one():
     np.testing.assert_allclose(two["losses"], one["losses"], atol=1e-5)
     assert one["error"] is None
     assert "must divide by the number of devices" in two["error"]
+
+
+def test_mixup_blends_each_image_and_its_target_alike():
+    """Images filled with one value each, targets equal to those values: after mixing, every
+    image is still one value, and it is its mixed target, inside the range of the batch."""
+    values = jnp.linspace(0.0, 1.0, 32)
+    images = jnp.broadcast_to(values[:, None, None, None], (32, 4, 4, 3))
+    mixed, targets = step.mix_batch(images, values, jax.random.key(3), alpha=0.4)
+    mixed = np.asarray(mixed)
+    np.testing.assert_allclose(mixed, mixed[:, :1, :1, :1] * np.ones_like(mixed), atol=1e-6)
+    np.testing.assert_allclose(mixed[:, 0, 0, 0], np.asarray(targets), atol=1e-6)
+    assert np.all((np.asarray(targets) >= 0) & (np.asarray(targets) <= 1))
+    assert not np.allclose(np.asarray(targets), np.asarray(values))  # something was mixed
+
+
+def test_the_step_with_mixup_trains_on_mixed_targets():
+    parallel = mesh.data_parallel("cpu")
+    scaling = step.InputScaling.from_contract(ModelContract())
+    rng = np.random.default_rng(0)
+    images = parallel.put_batch(rng.integers(0, 256, (8, 12, 12, 3), dtype=np.uint8))
+    labels = parallel.put_batch(np.array([0, 1] * 4, np.int32))
+    losses = []
+    for mixup in (0.0, 0.4):
+        graphdef, state = _fake_state(parallel)
+        train_step = step.make_train_step(graphdef, scaling, parallel, mixup=mixup)
+        _, measured = train_step(state, images, labels, jax.random.key(0), 0.1, 1.0)
+        losses.append(float(measured["loss"]))
+    assert np.isfinite(losses).all() and losses[0] != losses[1]

@@ -210,6 +210,14 @@ class TrainConfig:
         "the majority label.",
         fixed_on_resume=True,
     )
+    # Mixup inside the jitted step (step.mix_batch); 0 turns it off.
+    mixup: float = option(
+        0.0,
+        help="Blend each training image and its target with another of the batch by a share "
+        "drawn from Beta(a, a); 0: off (0.2 is common).",
+        bounds=Bounds(0),
+        fixed_on_resume=True,
+    )
     # How the learning rate moves between epochs (schedule.py).
     lr_schedule: str = option(
         "plateau",

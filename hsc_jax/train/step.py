@@ -29,6 +29,7 @@ log = logging.getLogger("hsc_jax.train")
 # The wild augmentation draws from its own stream of the step's key, so turning it on leaves the
 # reference steps' draws as they were.
 WILD_STREAM = 1
+MIXUP_STREAM = 2
 
 
 @dataclass(frozen=True)
@@ -114,19 +115,35 @@ def make_optimizer(model: nnx.Module, lr: float, weight_decay: float) -> nnx.Opt
 TrainStep = Callable[..., tuple[Any, dict[str, jax.Array]]]
 
 
+def mix_batch(
+    images: jax.Array, targets: jax.Array, key: jax.Array, alpha: float
+) -> tuple[jax.Array, jax.Array]:
+    """Mixup: each image and its target blended with those of another image of the batch (a
+    random pairing), by a share drawn per image from Beta(alpha, alpha)."""
+    share_key, pair_key = jax.random.split(key)
+    batch = images.shape[0]
+    share = jax.random.beta(share_key, alpha, alpha, (batch,))
+    partner = jax.random.permutation(pair_key, batch)
+    mixed = share[:, None, None, None] * images + (1 - share[:, None, None, None]) * images[partner]
+    targets = targets.astype(jnp.float32)
+    return mixed, share * targets + (1 - share) * targets[partner]
+
+
 def make_train_step(
     graphdef: nnx.GraphDef,
     scaling: InputScaling,
     parallel: DataParallel,
     compute_dtype: jnp.dtype = jnp.float32,
     augmentation: str = "reference",
+    mixup: float = 0.0,
 ) -> TrainStep:
     """`step(state, images_uint8, targets, key, lr, pos_weight) -> (state, measurements)`.
 
     `graphdef`/`state` come from `nnx.split((model, optimizer))` with the model in train mode.
     The state is donated; images and targets (0/1 labels, or soft targets in [0, 1]) arrive
     sharded over the data axis. `augmentation` is "reference" or "wild" (augment_wild.py).
-    """
+    `mixup` > 0 blends each augmented image and its target with another of the batch's
+    (`mix_batch`)."""
     if augmentation not in ("reference", "wild"):
         raise ValueError(f"augmentation must be 'reference' or 'wild', got {augmentation!r}")
 
@@ -136,6 +153,8 @@ def make_train_step(
         if augmentation == "wild":
             x = augment_wild(x, jax.random.fold_in(key, WILD_STREAM))
         x = scaling.normalise(x)
+        if mixup > 0:
+            x, labels = mix_batch(x, labels, jax.random.fold_in(key, MIXUP_STREAM), mixup)
         grad_fn = nnx.value_and_grad(loss_fn, has_aux=True)
         (loss, aux), grads = grad_fn(model, x, labels, pos_weight, compute_dtype)
         set_learning_rate(optimizer, lr)

@@ -127,7 +127,12 @@ class Trainer:
         self.state = self.parallel.put_replicated(state)
         scaling = InputScaling.from_contract(self.contract)
         self.train_step = make_train_step(
-            graphdef, scaling, self.parallel, self.compute_dtype, self.config.augment
+            graphdef,
+            scaling,
+            self.parallel,
+            self.compute_dtype,
+            self.config.augment,
+            self.config.mixup,
         )
         self.eval_step = make_eval_step(eval_graphdef, scaling, self.parallel)
 
