@@ -30,17 +30,20 @@ def test_cosine_falls_from_the_peak_towards_zero_whatever_the_loss():
     expected = [1e-3 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
     assert rates == pytest.approx(expected)
     assert rates[0] == pytest.approx(1e-3) and rates[2] == pytest.approx(5e-4)
-    # Given more epochs on a resume, the rate stays where the schedule ended.
-    schedule.step(0.1)
-    assert schedule.lr == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_resumed_cosine_run_given_more_epochs_stretches_to_its_end():
+    schedule = CosineAnnealing(peak=1e-3, epochs=4, epochs_done=4)  # finished
+    stretched = schedule_from_state(schedule.state_dict(), epochs=8)
+    assert stretched.epochs == 8 and stretched.lr == pytest.approx(5e-4)  # half way
 
 
 def test_each_schedule_comes_back_from_its_state():
     cosine = CosineAnnealing(peak=2e-3, epochs=10, epochs_done=3)
-    restored = schedule_from_state(json.loads(json.dumps(cosine.state_dict())))
+    restored = schedule_from_state(json.loads(json.dumps(cosine.state_dict())), epochs=10)
     assert restored == cosine and restored.lr == cosine.lr
     plateau = ReduceOnPlateau(lr=1e-3, bad_epochs=1)
-    assert schedule_from_state(json.loads(json.dumps(plateau.state_dict()))) == plateau
+    assert schedule_from_state(json.loads(json.dumps(plateau.state_dict())), epochs=10) == plateau
     with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
         make_schedule("step", 1e-3, 3)
 

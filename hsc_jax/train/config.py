@@ -214,7 +214,8 @@ class TrainConfig:
     mixup: float = option(
         0.0,
         help="Blend each training image and its target with another of the batch by a share "
-        "drawn from Beta(a, a); 0: off (0.2 is common).",
+        "drawn from Beta(a, a); 0: off (0.2 is common). Training metrics then score the "
+        "blended images against their own labels: pick the best epoch on a validation split.",
         bounds=Bounds(0),
         fixed_on_resume=True,
     )
@@ -256,13 +257,16 @@ class TrainConfig:
         object.__setattr__(self, "token_mixer_grid", parse_grid(self.token_mixer_grid))
         if self.size is not None:
             object.__setattr__(self, "size", str(self.size).lower())
+        if self.teacher is not None:
+            # Recorded as an absolute path: a resumed run finds it from any folder.
+            object.__setattr__(self, "teacher", str(Path(self.teacher).resolve()))
 
     def validate(self) -> None:
         """Raise ConfigError naming the setting, the value and what was expected."""
         if not data_root_exists(self.data_root):
             raise ConfigError(f"--data_root {self.data_root} does not exist (or matches no file)")
         if self.teacher is not None and not Path(self.teacher).is_file():
-            raise ConfigError(f"--teacher {self.teacher} does not exist")
+            raise ConfigError(f"--teacher {self.teacher} is not a file")
         for field in dataclasses.fields(self):
             check_allowed(field.name, option_of(field), getattr(self, field.name))
         self.data_settings()  # raises DatasetError when the split ratios do not sum to 1

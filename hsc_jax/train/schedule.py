@@ -70,9 +70,7 @@ class CosineAnnealing:
 
     @property
     def lr(self) -> float:
-        # Past `epochs` (a resumed run given more) the rate stays where the schedule ended.
-        done = min(self.epochs_done, self.epochs)
-        return self.peak * (1.0 + math.cos(math.pi * done / self.epochs)) / 2.0
+        return self.peak * (1.0 + math.cos(math.pi * self.epochs_done / self.epochs)) / 2.0
 
     def step(self, loss: float) -> bool:
         """One epoch done; True: the rate changes (always, but at the end)."""
@@ -98,8 +96,12 @@ def make_schedule(kind: str, lr: float, epochs: int) -> Schedule:
     raise ValueError(f"unknown learning-rate schedule {kind!r}; choose one of {SCHEDULES}")
 
 
-def schedule_from_state(state: dict[str, Any]) -> Schedule:
-    """The schedule a checkpoint recorded (those written before cosine existed are plateau)."""
+def schedule_from_state(state: dict[str, Any], epochs: int) -> Schedule:
+    """The schedule a checkpoint recorded (those written before cosine existed are plateau),
+    resumed into a run of `epochs`: a cosine schedule stretches to end with the run (a run given
+    more epochs would otherwise train on at a rate of 0)."""
     if state.get("kind") == "cosine":
-        return CosineAnnealing.from_state_dict(state)
+        schedule = CosineAnnealing.from_state_dict(state)
+        schedule.epochs = max(epochs, schedule.epochs_done + 1)
+        return schedule
     return ReduceOnPlateau.from_state_dict(state)

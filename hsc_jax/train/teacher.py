@@ -7,10 +7,10 @@ image to a parquet file. `hsc-jax train --teacher FILE --teacher_weight W` then 
 vote share under --soft_labels). The teacher sees each image once, as it is, without the
 training augmentation: the probabilities are computed once, not at every step.
 
-The file holds one row per image, keyed by the image's path as the dataset names it
-(`SplitData.paths`: its `image_path`, or `<parquet>#row<i>` for embedded images), with its label
-and a digest of its pixels at the student's image size; a training image without a probability,
-with other pixels or another label is an error naming the file.
+The file holds one row per image: the image's path as the dataset names it (`SplitData.paths`),
+its label, and a digest of its pixels at the student's image size, by which training images are
+matched to it (so a moved --data_root still matches). A training image it has no probability
+for, or one it labels otherwise, is an error naming the file.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def read_teacher_file(path: str | Path) -> TeacherFile:
 def teacher_probabilities(path: str | Path, split: SplitData) -> np.ndarray:
     """(N,) float32 teacher probability of each image of `split`, from a `hsc-jax teacher`
     file; a ConfigError naming the file when it does not fit the split: another image size,
-    an image it lacks, or one with other pixels or another label."""
+    an image (by its pixels) it lacks, or one it labels otherwise."""
     teacher = read_teacher_file(path)
     where = f"--teacher {teacher.path}{teacher.made_for()}"
     remedy = "make it from this --data_root with hsc-jax teacher"
@@ -185,23 +185,18 @@ def teacher_probabilities(path: str | Path, split: SplitData) -> np.ndarray:
             f"{where} was made for images of {h}x{w}; this run trains at {held[0]}x{held[1]}: "
             "make it with hsc-jax teacher --image_size"
         )
-    index = {p: i for i, p in enumerate(teacher.paths)}
-    rows = np.array([index.get(p, -1) for p in split.paths], np.int64)
+    # Matched by pixels, not by name: a moved --data_root or a renamed file still matches, and
+    # an image under a known name with other pixels does not.
+    index: dict[str, int] = {}
+    for row, digest in enumerate(teacher.digests):
+        index.setdefault(digest, row)
+    rows = np.array([index.get(d, -1) for d in pixel_digests(split)], np.int64)
     missing = [p for p, row in zip(split.paths, rows, strict=True) if row < 0]
     if missing:
         raise ConfigError(
             f"{where} has no probability for {len(missing)} of the {len(split)} training "
-            f"images, e.g. {', '.join(missing[:EXAMPLES_SHOWN])}: {remedy}"
-        )
-    other = [
-        p
-        for p, row, digest in zip(split.paths, rows, pixel_digests(split), strict=True)
-        if teacher.digests[row] != digest
-    ]
-    if other:
-        raise ConfigError(
-            f"{where}: {len(other)} of the {len(split)} training images have other pixels than "
-            f"the images it was made from, e.g. {', '.join(other[:EXAMPLES_SHOWN])}: {remedy}"
+            f"images (matched by their pixels), e.g. {', '.join(missing[:EXAMPLES_SHOWN])}: "
+            f"{remedy}"
         )
     differ = np.flatnonzero(teacher.labels[rows] != split.labels)
     if differ.size:

@@ -162,7 +162,7 @@ class Trainer:
         for module, folder in ((model, ckpt.MODEL_DIR), (optimizer, ckpt.OPTIMIZER_DIR)):
             saved = ckpt.restore_into(self.resume_path / folder, nnx.state(module), replicated)
             nnx.update(module, saved)
-        self.schedule = schedule_from_state(meta["schedule"])
+        self.schedule = schedule_from_state(meta["schedule"], self.config.epochs)
         self.run = RunState.from_meta(meta)
         if self.primary:
             for path in ckpt.remove_later_best(self.output_dir, self.run.epoch):
