@@ -257,9 +257,6 @@ class TrainConfig:
         object.__setattr__(self, "token_mixer_grid", parse_grid(self.token_mixer_grid))
         if self.size is not None:
             object.__setattr__(self, "size", str(self.size).lower())
-        if self.teacher is not None:
-            # Recorded as an absolute path: a resumed run finds it from any folder.
-            object.__setattr__(self, "teacher", str(Path(self.teacher).resolve()))
 
     def validate(self) -> None:
         """Raise ConfigError naming the setting, the value and what was expected."""
