@@ -20,6 +20,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 
 from hsc_infer.detectors.base import Detection, check_frame, clamp_box, working_scale
 from hsc_infer.detectors.landmarks import plausible_face
@@ -108,7 +109,7 @@ def session_threads(threads: int | None) -> dict:
     return {"intra_op_threads": threads, "allow_spinning": threads == 1}
 
 
-def read_contract(session, model_path: Path) -> YuNetContract:
+def read_contract(session: ort.InferenceSession, model_path: Path) -> YuNetContract:
     """The model's `yunet_contract`, with its input and outputs checked."""
     inputs = [(i.name, i.type, len(i.shape)) for i in session.get_inputs()]
     outputs = [o.name for o in session.get_outputs()]
