@@ -46,14 +46,19 @@ def export_contract(
     return dataclasses.replace(contract, **updates)
 
 
-def attach_contract(model: onnx.ModelProto, contract: ModelContract) -> onnx.ModelProto:
-    """Set (or replace) the `hsc_contract` metadata entry."""
-    kept = [p for p in model.metadata_props if p.key != CONTRACT_METADATA_KEY]
+def set_metadata(model: onnx.ModelProto, key: str, value: str) -> onnx.ModelProto:
+    """Set (or replace) one metadata entry of `model`."""
+    kept = [p for p in model.metadata_props if p.key != key]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
     entry = model.metadata_props.add()
-    entry.key, entry.value = CONTRACT_METADATA_KEY, contract.to_json()
+    entry.key, entry.value = key, value
     return model
+
+
+def attach_contract(model: onnx.ModelProto, contract: ModelContract) -> onnx.ModelProto:
+    """Set (or replace) the `hsc_contract` metadata entry."""
+    return set_metadata(model, CONTRACT_METADATA_KEY, contract.to_json())
 
 
 def read_contract(model: onnx.ModelProto) -> ModelContract | None:

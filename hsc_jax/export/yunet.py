@@ -40,6 +40,7 @@ from hsc_jax.export.converter_plugins import load_converter_plugins
 from hsc_jax.export.exporter import IR_VERSION, MAX_OPSET, MIN_OPSET, write_atomically
 from hsc_jax.export.graph_fixes import validity
 from hsc_jax.export.layout import cancel_transposes
+from hsc_jax.export.metadata import set_metadata
 from hsc_jax.export.simplify import simplify
 from hsc_jax.export.verify import onnx_session
 from hsc_jax.models.layers import set_conv_impl
@@ -165,11 +166,7 @@ def export_contract(weights: str | Path) -> YuNetContract:
 
 
 def attach_contract(proto: onnx.ModelProto, contract: YuNetContract) -> onnx.ModelProto:
-    kept = [p for p in proto.metadata_props if p.key != YUNET_CONTRACT_KEY]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(kept)
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = YUNET_CONTRACT_KEY, contract.to_json()
+    set_metadata(proto, YUNET_CONTRACT_KEY, contract.to_json())
     proto.doc_string = (
         "YuNet face detector (libfacedetection, Copyright (c) 2018-2023 Shiqi Yu, 3-clause BSD), "
         f"ported to Flax and exported by hsc-jax. Contract: metadata key {YUNET_CONTRACT_KEY}."
