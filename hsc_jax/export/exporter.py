@@ -109,16 +109,20 @@ def export_onnx(
         differences = max_differences(proto, jax_probabilities(ready), image_size)
         check_parity(differences, tolerance)
     path = write_atomically(proto, output)
-    counts = collections.Counter(node.op_type for node in proto.graph.node)
     return ExportReport(
-        path=path,
-        opset=opset,
-        node_count=len(proto.graph.node),
-        op_counts=dict(counts.most_common()),
-        file_bytes=path.stat().st_size,
-        max_abs_diff=differences,
-        contract=contract,
+        opset=opset, max_abs_diff=differences, contract=contract, **written_graph(proto, path)
     )
+
+
+def written_graph(proto: onnx.ModelProto, path: Path) -> dict[str, Any]:
+    """What an export report says of the file it wrote: path, node count, ops, bytes."""
+    counts = collections.Counter(node.op_type for node in proto.graph.node)
+    return {
+        "path": path,
+        "node_count": len(proto.graph.node),
+        "op_counts": dict(counts.most_common()),
+        "file_bytes": path.stat().st_size,
+    }
 
 
 def write_atomically(proto: onnx.ModelProto, output: str | Path) -> Path:

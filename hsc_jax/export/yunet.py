@@ -14,7 +14,6 @@ score (sigmoid and sqrt in the graph) and raw box and landmark regression;
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import hashlib
 import logging
@@ -37,7 +36,13 @@ from hsc_infer.detectors.yunet_decode import (
 )
 from hsc_jax.errors import ExportMismatchError
 from hsc_jax.export.converter_plugins import load_converter_plugins
-from hsc_jax.export.exporter import IR_VERSION, MAX_OPSET, MIN_OPSET, write_atomically
+from hsc_jax.export.exporter import (
+    IR_VERSION,
+    MAX_OPSET,
+    MIN_OPSET,
+    write_atomically,
+    written_graph,
+)
 from hsc_jax.export.graph_fixes import validity
 from hsc_jax.export.layout import cancel_transposes
 from hsc_jax.export.metadata import set_metadata
@@ -214,13 +219,6 @@ def export_yunet(weights: str | Path, output: str | Path, opset: int = 17) -> Yu
     differences = max_differences(proto, model)
     check_parity(differences)
     path = write_atomically(proto, output)
-    counts = collections.Counter(node.op_type for node in proto.graph.node)
     return YuNetExportReport(
-        path=path,
-        opset=opset,
-        node_count=len(proto.graph.node),
-        op_counts=dict(counts.most_common()),
-        file_bytes=path.stat().st_size,
-        max_abs_diff=differences,
-        contract=contract,
+        opset=opset, max_abs_diff=differences, contract=contract, **written_graph(proto, path)
     )
