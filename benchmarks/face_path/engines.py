@@ -19,7 +19,6 @@ import argparse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from benchmarks.face_path.clips import camera_clip
@@ -29,6 +28,7 @@ from benchmarks.support import FERPLUS, machine_line, print_figures
 from hsc_infer.detectors import YuNetFaceDetector
 from hsc_infer.detectors.base import iou
 from hsc_infer.detectors.yuface_engine import YufaceSearch
+from hsc_infer.detectors.yunet import working_image
 from hsc_infer.detectors.yunet_decode import YuNetOutput
 
 PAIR_IOU = 0.5
@@ -94,13 +94,6 @@ class Comparison:
         }
 
 
-def working_image(frame: np.ndarray, width: int) -> np.ndarray:
-    if frame.shape[1] <= width:
-        return frame
-    height = max(1, round(frame.shape[0] * width / frame.shape[1]))
-    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
 def frame_sets(count: int, seed: int, clip_segments: int) -> Iterator[tuple[str, np.ndarray]]:
     for split in ("dev", "heldout"):
         for frame in scene_frames(FERPLUS, count, seed, split):
@@ -127,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     results: dict[str, Comparison] = {}
     for name, frame in frame_sets(args.frames, args.seed, args.clip_segments):
         for width in args.widths:
-            image = working_image(frame, width)
+            image, _ = working_image(frame, width)
             results.setdefault(f"{name}, {width} px", Comparison()).add(
                 port.search(image), cpp(image)
             )

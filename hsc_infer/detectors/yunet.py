@@ -125,6 +125,16 @@ def read_contract(session: ort.InferenceSession, model_path: Path) -> YuNetContr
     return YuNetContract.from_json(text, where=str(model_path))
 
 
+def working_image(frame: np.ndarray, detect_width: int | None) -> tuple[np.ndarray, float]:
+    """The frame as YuNet searches it (shrunk to `detect_width` when wider), and the factor."""
+    h, w = frame.shape[:2]
+    scale = working_scale(w, detect_width)
+    if scale == 1.0:
+        return frame, scale
+    size = (detect_width, max(1, round(h * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR), scale
+
+
 class YuNetFaceDetector:
     """Frontal and half-profile faces as `kind="face"` detections with 5 landmarks.
 
@@ -231,14 +241,8 @@ class YuNetFaceDetector:
         return self.search_batch(image[None])[0]
 
     def _working_image(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
-        """The frame as YuNet searches it (shrunk to `detect_width`), and the factor."""
         check_frame(frame)
-        h, w = frame.shape[:2]
-        scale = working_scale(w, self.detect_width)
-        if scale == 1.0:
-            return frame, scale
-        size = (self.detect_width, max(1, round(h * scale)))
-        return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR), scale
+        return working_image(frame, self.detect_width)
 
     def _in_frame(self, frame: np.ndarray, found: YuNetOutput, scale: float) -> YuNetOutput:
         """A search's output in frame pixels, unsure candidates looked at again."""
