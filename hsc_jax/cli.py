@@ -15,6 +15,7 @@ import click
 
 from hsc_jax.allocator import restart_with_tuned_malloc
 from hsc_jax.cli_support import CONTEXT_SETTINGS
+from hsc_jax.xla_schedule import order_cpu_programs
 
 # command name -> "module:attribute" of its click command
 COMMANDS = {
@@ -64,8 +65,10 @@ def main() -> None:
 
 
 def run() -> None:
-    """The `hsc-jax` console entry: the click group, in a process whose malloc keeps the memory
-    of XLA's steps (see hsc_jax/allocator.py)."""
+    """The `hsc-jax` console entry: the click group, in a process whose XLA orders programs for
+    memory (hsc_jax/xla_schedule.py) and whose malloc keeps the memory of XLA's steps
+    (hsc_jax/allocator.py)."""
+    order_cpu_programs()
     restart_with_tuned_malloc()
     main()
 

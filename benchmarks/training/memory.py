@@ -3,11 +3,13 @@ batch, and the largest buffers it writes.
 
     .venv/bin/python -m benchmarks.training.memory                        # P, S, L at 64 and 256
     .venv/bin/python -m benchmarks.training.memory --sizes s --batches 256 --top 15
+    .venv/bin/python -m benchmarks.training.memory --cpu-order concurrency   # XLA's default
 
 Builds the step `hsc-jax train` runs (`models.real_train_step`), compiles it without running it
 and reads XLA's own accounting (`Compiled.memory_analysis()`): the temporaries are the scratch
 memory every step takes from malloc and gives back (what huge pages made cheaper,
-`hsc_jax/allocator.py`). The largest buffers are the biggest values the optimised program
+`hsc_jax/allocator.py`), under the order XLA gives the program (`--cpu-order`,
+hsc_jax/xla_schedule.py; `hsc-jax train` asks for "memory"). The largest buffers are the biggest values the optimised program
 writes (`Compiled.as_text()`, each instruction's output shape), with what each computes.
 """
 
@@ -25,6 +27,7 @@ from benchmarks.training.models import real_train_step
 from benchmarks.training.profile import fusion_contents
 from hsc_jax.models import NAMED_SIZES
 from hsc_jax.train.mesh import data_parallel
+from hsc_jax.xla_schedule import ORDERS, cpu_program_order, order_cpu_programs
 
 MB = 1e6
 _DTYPE_BYTES = {"f32": 4, "s32": 4, "u32": 4, "f16": 2, "bf16": 2, "u8": 1, "s8": 1, "pred": 1}
@@ -88,12 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--top", type=int, default=8, help="largest buffers listed per step")
     parser.add_argument("--depthwise", default="auto", choices=("auto", "slices", "grouped"))
+    parser.add_argument(
+        "--cpu-order",
+        default="memory",
+        choices=sorted(ORDERS),
+        help="how XLA orders CPU programs (hsc-jax train: memory)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    print(f"{machine_line()}; jax {jax.__version__}; depthwise {args.depthwise}; 48x48")
+    order_cpu_programs(args.cpu_order)
+    print(
+        f"{machine_line()}; jax {jax.__version__}; depthwise {args.depthwise}; 48x48; "
+        f"XLA CPU order {cpu_program_order()}"
+    )
     rows = [
         step_memory(size, batch, args.depthwise, args.top)
         for size in args.sizes

@@ -37,6 +37,7 @@ from hsc_jax.train.config import TrainConfig
 from hsc_jax.train.mesh import DataParallel, data_parallel
 from hsc_jax.train.pipeline import positive_weight
 from hsc_jax.train.step import InputScaling, make_eval_step, make_optimizer, make_train_step
+from hsc_jax.xla_schedule import ORDERS, cpu_program_order, order_cpu_programs
 
 # The trainer's defaults for the optimiser (`hsc-jax train` without --lr / --weight_decay).
 TRAIN_DEFAULTS = TrainConfig(data_root="")
@@ -144,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--depthwise", default="auto", choices=("auto", "slices", "grouped"))
     parser.add_argument("--no-flops", action="store_true", help="skip the FLOPs compile")
     parser.add_argument(
+        "--cpu-order",
+        default="memory",
+        choices=sorted(ORDERS),
+        help="how XLA orders CPU programs (hsc_jax/xla_schedule.py; hsc-jax train: memory)",
+    )
+    parser.add_argument(
         "--device", default="cpu", choices=("auto", "cpu", "gpu", "tpu"), help="as train --device"
     )
     return parser
@@ -151,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    order_cpu_programs(args.cpu_order)
     restart_with_tuned_malloc()  # as `hsc-jax train` runs
     image_size = (48, 48)
     parallel = data_parallel(args.device)
@@ -162,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{machine_line()}; {parallel.device_count} {parallel.backend} "
         f"device(s); train step: hsc_jax.train.step.make_train_step (augmented, weighted); "
         f"jax {jax.__version__}; batch {args.batch}; {image_size[0]}x{image_size[1]}; "
-        f"depthwise {args.depthwise}; malloc {malloc_setting()}; best of {args.repeats} x "
+        f"depthwise {args.depthwise}; XLA CPU order {cpu_program_order()}; "
+        f"malloc {malloc_setting()}; best of {args.repeats} x "
         f"{args.steps} steps"
     )
     print(
@@ -206,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "jax": jax.__version__,
             "image_size": list(image_size),
             "malloc": malloc_setting(),
+            "xla_cpu_order": cpu_program_order(),
             "models": rows,
         },
     )

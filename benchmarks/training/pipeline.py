@@ -23,6 +23,7 @@ from hsc_jax.allocator import restart_with_tuned_malloc
 from hsc_jax.train.config import TrainConfig
 from hsc_jax.train.pipeline import epoch_batches, plan_epoch
 from hsc_jax.train.trainer import Trainer
+from hsc_jax.xla_schedule import order_cpu_programs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    restart_with_tuned_malloc()  # as `hsc-jax train` runs
+    order_cpu_programs()  # as `hsc-jax train` runs
+    restart_with_tuned_malloc()
     with tempfile.TemporaryDirectory() as output_dir:
         config = TrainConfig(
             data_root=args.data_root,

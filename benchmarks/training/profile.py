@@ -27,6 +27,7 @@ from benchmarks.training.models import real_train_step
 from hsc_jax.allocator import malloc_setting, restart_with_tuned_malloc
 from hsc_jax.models import NAMED_SIZES
 from hsc_jax.train.mesh import data_parallel
+from hsc_jax.xla_schedule import order_cpu_programs
 
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) (\w[\w-]*)\(")
 _CALLS = re.compile(r"calls=%?([\w.\-]+)")
@@ -86,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    restart_with_tuned_malloc()  # as `hsc-jax train` runs
+    order_cpu_programs()  # as `hsc-jax train` runs
+    restart_with_tuned_malloc()
     parallel = data_parallel("cpu")
     _, _, train_once, _, _ = real_train_step(
         NAMED_SIZES[args.size], args.batch, args.depthwise, (48, 48), parallel
