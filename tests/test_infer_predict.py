@@ -179,3 +179,23 @@ def test_a_detect_batch_outside_1_to_8_is_refused(setup, tmp_path, capsys, batch
     argv = [str(tmp_path), "-hm", str(hsc), "--detect", "--detect-batch", batch]
     assert predict.main(argv) == 2
     assert f"error: --detect-batch must be 1 to 8, got {batch}" in capsys.readouterr().err
+
+
+def test_predict_averages_each_crop_with_its_mirror_unless_told_not_to(tmp_path):
+    from hsc_infer import SmileClassifier
+    from hsc_infer.demo.args import build_parser as demo_parser
+
+    crop = np.zeros((48, 48, 3), np.uint8)
+    crop[:, :20] = 220  # lopsided: the mirror image differs
+    cv2.imwrite(str(tmp_path / "face.png"), crop)
+    probs = {}
+    for flags in ([], ["--no-flip_test"]):
+        out = tmp_path / f"p{len(flags)}.csv"
+        assert predict.main([str(tmp_path / "face.png"), "-hm", "s", "-o", str(out), *flags]) == 0
+        probs[bool(flags)] = float(read_csv(out)[0]["prob_smiling"])
+    flipped = SmileClassifier("s", flip_test=True).predict(crop)[0]
+    plain = SmileClassifier("s").predict(crop)[0]
+    assert abs(flipped - plain) > 1e-4
+    assert probs[False] == pytest.approx(flipped, abs=1e-6)
+    assert probs[True] == pytest.approx(plain, abs=1e-6)
+    assert demo_parser().parse_args(["-v", "0"]).flip_test is False  # it averages over frames

@@ -5,11 +5,13 @@ side by side.
 
     .venv/bin/python -m benchmarks.inference.predict_detect                 # 96 photographs
     .venv/bin/python -m benchmarks.inference.predict_detect --photos 48 --rounds 2 --threads 1 2
+    .venv/bin/python -m benchmarks.inference.predict_detect --engines onnx --batches 1 --flip on off
 
 The photographs are the face-path benchmark's v2 held-out scenes (640x480, FERPlus faces pasted
 over real photographs), written as JPEG files to a temporary folder. Each setting runs predict's
-own loop (`predict_detected_images`: read, detect, crop, classify the shipped S) over the whole
-folder, settings interleaved round by round; the median round is shown.
+own loop (`predict_detected_images`: read, detect, crop, classify the shipped S, each crop with its
+mirror image unless `--flip off`) over the whole folder, settings interleaved round by round; the
+median round is shown.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ class Setting:
     engine: str  # "onnx" or "yuface"
     batch: int  # photographs per detector run (yuface: always 1)
     threads: int
+    flip_test: bool = True  # predict's default: each crop with its mirror image
 
     def label(self) -> str:
-        return f"{self.engine}, {self.batch} per run, {self.threads} thread(s)"
+        flip = "" if self.flip_test else ", --no-flip_test"
+        return f"{self.engine}, {self.batch} per run, {self.threads} thread(s){flip}"
 
     def detector(self) -> YuNetFaceDetector:
         detector = YuNetFaceDetector(threads=self.threads)
@@ -64,9 +68,10 @@ def write_photographs(folder: Path, count: int, seed: int) -> list[Path]:
     return paths
 
 
-def run_once(setting: Setting, paths: list[Path], classifier: SmileClassifier) -> tuple[float, int]:
-    """(seconds for the folder, faces found), detector built beforehand."""
+def run_once(setting: Setting, paths: list[Path]) -> tuple[float, int]:
+    """(seconds for the folder, faces found), detector and classifier built beforehand."""
     detector = setting.detector()
+    classifier = SmileClassifier(intra_op_threads=1, flip_test=setting.flip_test)
     summary, errors = FaceSummary(), []
     start = time.perf_counter()
     progress = Progress(len(paths), min_total=10**9)  # silent
@@ -96,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--engines", nargs="+", choices=("onnx", "yuface"), default=["onnx", "yuface"]
     )
+    parser.add_argument(
+        "--flip",
+        nargs="+",
+        choices=("on", "off"),
+        default=["on"],
+        help="mirrored crops too (predict's default, on) or not (--no-flip_test)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -104,12 +116,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     print(machine_line())
     settings = [
-        Setting(engine, batch, threads)
+        Setting(engine, batch, threads, flip == "on")
         for engine in args.engines
         for batch in (args.batches if engine == "onnx" else [1])
         for threads in args.threads
+        for flip in args.flip
     ]
-    classifier = SmileClassifier(intra_op_threads=1)
     seconds: dict[Setting, list[float]] = {s: [] for s in settings}
     faces: dict[Setting, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         before = uptime()
         for _ in range(args.rounds):
             for setting in settings:
-                wall, faces[setting] = run_once(setting, paths, classifier)
+                wall, faces[setting] = run_once(setting, paths)
                 seconds[setting].append(wall)
         after = uptime()
     print(
@@ -136,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "engine": setting.engine,
                 "batch": setting.batch,
                 "threads": setting.threads,
+                "flip_test": setting.flip_test,
                 "seconds": wall,
                 "images_per_s": len(paths) / wall,
                 "faces_found": faces[setting],

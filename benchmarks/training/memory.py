@@ -9,8 +9,9 @@ Builds the step `hsc-jax train` runs (`models.real_train_step`), compiles it wit
 and reads XLA's own accounting (`Compiled.memory_analysis()`): the temporaries are the scratch
 memory every step takes from malloc and gives back (what huge pages made cheaper,
 `hsc_jax/allocator.py`), under the order XLA gives the program (`--cpu-order`,
-hsc_jax/xla_schedule.py; `hsc-jax train` asks for "memory"). The largest buffers are the biggest values the optimised program
-writes (`Compiled.as_text()`, each instruction's output shape), with what each computes.
+`hsc_jax/xla_schedule.py`; `hsc-jax train` asks for "memory"). The largest buffers are the
+biggest values the optimised program writes (`Compiled.as_text()`, each instruction's output
+shape), with what each computes.
 """
 
 from __future__ import annotations
