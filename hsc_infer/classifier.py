@@ -180,9 +180,15 @@ class SmileClassifier:
         fixed = self.signature.fixed_batch
         if fixed is not None and batch.shape[0] != fixed:
             if fixed != 1:
+                rows = batch.shape[0]
+                got = (
+                    f"{rows // 2} crops and their mirror images"
+                    if self.flip_test
+                    else f"{rows} crops"
+                )
                 raise ContractError(
-                    f"model {self.model_path} has a fixed batch of {fixed}; got {batch.shape[0]} "
-                    "crops (export it with a dynamic batch)"
+                    f"model {self.model_path} has a fixed batch of {fixed}; got {got} "
+                    "(export it with a dynamic batch)"
                 )
             return np.concatenate(
                 [self.run(batch[i : i + 1]).reshape(-1) for i in range(len(batch))]

@@ -188,17 +188,22 @@ def test_unreadable_images_are_named_and_the_others_predicted(model, crops, tmp_
 
 
 def test_a_model_that_fails_part_way_leaves_the_earlier_output(crops, tmp_path, capsys):
-    """A graph with a fixed batch of 4 loads, then refuses the first batch of 2 crops: the run
-    stops after the output was begun, and the earlier file must not be replaced by a stub."""
-    path = build_tiny_classifier(tmp_path / "batch4.onnx", static_batch=4)
+    """A graph with a fixed batch of 3 loads, then refuses the first batch of 2 crops and their
+    mirror images: the run stops after the output was begun, and the earlier file must not be
+    replaced by a stub."""
+    path = build_tiny_classifier(tmp_path / "batch3.onnx", static_batch=3)
     output = tmp_path / "predictions.csv"
     output.write_text(EARLIER_OUTPUT)
     status, err, _ = _predict([str(crops), "-hm", str(path), "-o", str(output)], capsys)
     assert status == 2
     assert err == [
-        f"error: model {path} has a fixed batch of 4; got 2 crops (export it with a dynamic batch)"
+        f"error: model {path} has a fixed batch of 3; got 2 crops and their mirror images "
+        "(export it with a dynamic batch)"
     ]
     assert output.read_text() == EARLIER_OUTPUT
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("predictions")] == [
         "predictions.csv"
     ]
+    plain = SmileClassifier(path)
+    with pytest.raises(ContractError, match=r"fixed batch of 3; got 2 crops \(export"):
+        plain.predict([np.zeros((48, 48, 3), np.uint8)] * 2)
