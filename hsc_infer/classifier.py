@@ -180,12 +180,9 @@ class SmileClassifier:
         fixed = self.signature.fixed_batch
         if fixed is not None and batch.shape[0] != fixed:
             if fixed != 1:
-                rows = batch.shape[0]
-                got = (
-                    f"{rows // 2} crops and their mirror images"
-                    if self.flip_test
-                    else f"{rows} crops"
-                )
+                got = f"{batch.shape[0]} crops"
+                if self.flip_test:
+                    got += " (each crop and its mirror image: --no-flip_test sends half as many)"
                 raise ContractError(
                     f"model {self.model_path} has a fixed batch of {fixed}; got {got} "
                     "(export it with a dynamic batch)"

@@ -179,5 +179,5 @@ def add_model_arguments(parser: argparse.ArgumentParser, flip_test: bool = False
         action=argparse.BooleanOptionalAction,
         default=flip_test,
         help="average each crop with its mirror image (test-time augmentation; twice the "
-        "classifier's work)",
+        f"classifier's work; default: {'on' if flip_test else 'off'})",
     )

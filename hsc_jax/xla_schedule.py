@@ -16,20 +16,25 @@ environment before anything has run. A setting of the option already in XLA_FLAG
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import MutableMapping
 
-OPTION = "xla_cpu_enable_concurrency_optimized_scheduler"
-ORDERS = {"memory": f"--{OPTION}=false", "concurrency": f"--{OPTION}=true"}
+SCHEDULER_OPTION = "xla_cpu_enable_concurrency_optimized_scheduler"
+ORDER_FLAGS = {
+    "memory": f"--{SCHEDULER_OPTION}=false",
+    "concurrency": f"--{SCHEDULER_OPTION}=true",
+}
+_SETTING = re.compile(rf"--{SCHEDULER_OPTION}=(\S*)")
 
 
 def ordered_flags(xla_flags: str, order: str) -> str:
     """`xla_flags` (XLA_FLAGS) asking for `order` ("memory" or "concurrency"), unless they
     already set the option."""
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {sorted(ORDERS)}, got {order!r}")
-    if OPTION in xla_flags:
+    if order not in ORDER_FLAGS:
+        raise ValueError(f"order must be one of {sorted(ORDER_FLAGS)}, got {order!r}")
+    if SCHEDULER_OPTION in xla_flags:
         return xla_flags
-    return f"{xla_flags} {ORDERS[order]}".strip()
+    return f"{xla_flags} {ORDER_FLAGS[order]}".strip()
 
 
 def order_cpu_programs(
@@ -41,5 +46,7 @@ def order_cpu_programs(
 
 
 def cpu_program_order(environ: MutableMapping[str, str] = os.environ) -> str:
-    """ "memory" when XLA_FLAGS asks for the memory order, else "concurrency" (XLA's default)."""
-    return "memory" if ORDERS["memory"] in environ.get("XLA_FLAGS", "").split() else "concurrency"
+    """ "memory" when XLA_FLAGS turns the option off (false or 0, as XLA reads it), else
+    "concurrency" (XLA's default)."""
+    found = _SETTING.findall(environ.get("XLA_FLAGS", ""))
+    return "memory" if found and found[-1].lower() in ("false", "0") else "concurrency"

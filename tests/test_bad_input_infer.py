@@ -197,8 +197,8 @@ def test_a_model_that_fails_part_way_leaves_the_earlier_output(crops, tmp_path, 
     status, err, _ = _predict([str(crops), "-hm", str(path), "-o", str(output)], capsys)
     assert status == 2
     assert err == [
-        f"error: model {path} has a fixed batch of 3; got 2 crops and their mirror images "
-        "(export it with a dynamic batch)"
+        f"error: model {path} has a fixed batch of 3; got 4 crops (each crop and its mirror "
+        "image: --no-flip_test sends half as many) (export it with a dynamic batch)"
     ]
     assert output.read_text() == EARLIER_OUTPUT
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("predictions")] == [

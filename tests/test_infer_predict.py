@@ -189,13 +189,13 @@ def test_predict_averages_each_crop_with_its_mirror_unless_told_not_to(tmp_path)
     crop[:, :20] = 220  # lopsided: the mirror image differs
     cv2.imwrite(str(tmp_path / "face.png"), crop)
     probs = {}
-    for flags in ([], ["--no-flip_test"]):
-        out = tmp_path / f"p{len(flags)}.csv"
+    for name, flags in (("default", []), ("no flip", ["--no-flip_test"])):
+        out = tmp_path / f"{len(flags)}.csv"
         assert predict.main([str(tmp_path / "face.png"), "-hm", "s", "-o", str(out), *flags]) == 0
-        probs[bool(flags)] = float(read_csv(out)[0]["prob_smiling"])
+        probs[name] = float(read_csv(out)[0]["prob_smiling"])
     flipped = SmileClassifier("s", flip_test=True).predict(crop)[0]
     plain = SmileClassifier("s").predict(crop)[0]
     assert abs(flipped - plain) > 1e-4
-    assert probs[False] == pytest.approx(flipped, abs=1e-6)
-    assert probs[True] == pytest.approx(plain, abs=1e-6)
+    assert probs["default"] == pytest.approx(flipped, abs=1e-6)
+    assert probs["no flip"] == pytest.approx(plain, abs=1e-6)
     assert demo_parser().parse_args(["-v", "0"]).flip_test is False  # it averages over frames

@@ -8,7 +8,14 @@ import sys
 import pytest
 from helpers import child_environment
 
-from hsc_jax.xla_schedule import OPTION, cpu_program_order, order_cpu_programs, ordered_flags
+from hsc_jax.xla_schedule import (
+    SCHEDULER_OPTION,
+    cpu_program_order,
+    order_cpu_programs,
+    ordered_flags,
+)
+
+OPTION = SCHEDULER_OPTION
 
 # The step `hsc-jax train` runs (P at batch 32), compiled in a fresh process under the order given
 # on the command line: its temporaries in bytes.
@@ -50,8 +57,11 @@ def test_flags_ask_for_the_order_and_keep_the_users_own_setting() -> None:
         f"--{OPTION}=false",
     ]
     assert cpu_program_order(environ) == "memory"
+    assert cpu_program_order({"XLA_FLAGS": f"--{OPTION}=0"}) == "memory"
+    assert cpu_program_order({"XLA_FLAGS": f"--{OPTION}=true"}) == "concurrency"
 
 
+@pytest.mark.slow  # two fresh processes, each compiling a train step
 def test_the_memory_order_needs_far_fewer_temporaries_for_the_train_step() -> None:
     memory = float(_run(STEP_TEMPORARIES, "memory"))
     concurrency = float(_run(STEP_TEMPORARIES, "concurrency"))

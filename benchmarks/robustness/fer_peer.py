@@ -14,7 +14,7 @@ A face counts as smiling when "happy" is its top emotion, as a user of `fer` rea
 benchmark ranks and thresholds is `p_happy / (p_happy + p_strongest_other)`: at least 0.5 exactly
 when happy is the top emotion, and it grows with p_happy, so ROC AUC has a ranking. The crop is
 prepared as fer prepares its own (OpenCV's grey conversion, a bilinear resize to 64x64, then (x /
-255 - 0.5) * 2).
+255 - 0.5) * 2); the face box is the benchmark's, not fer's detector's with its margin.
 
 Which FERPlus faces it saw: that repository's training script takes the first 80 % of fer2013.csv's
 rows for training and the rest for validation, without shuffling. int(0.8 * 35,887) = 28,709 rows,
@@ -26,7 +26,8 @@ students are scored on FERPlus val and test.
 
 from __future__ import annotations
 
-import io
+import os
+import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -78,11 +79,8 @@ def model_bytes(path: Path) -> bytes:
 
 def load_keras_model(path: Path) -> EmotionModel:
     """fer's model under Keras 3 on the JAX backend: a function from fer input to emotions."""
-    import os
-
-    os.environ.setdefault("KERAS_BACKEND", "jax")
+    os.environ.setdefault("KERAS_BACKEND", "jax")  # read when Keras is first imported
     try:
-        import h5py
         import keras
     except ImportError as e:
         raise SystemExit(f"fer model: {e.name} is not installed; {INSTALL}") from e
@@ -90,8 +88,11 @@ def load_keras_model(path: Path) -> EmotionModel:
         raise SystemExit(
             f"fer model: Keras runs on {keras.backend.backend()}; set KERAS_BACKEND=jax"
         )
-    with h5py.File(io.BytesIO(model_bytes(path)), "r") as file:
-        model = keras.src.legacy.saving.legacy_h5_format.load_model_from_hdf5(file, compile=False)
+    with tempfile.TemporaryDirectory() as folder:
+        # Keras reads the legacy HDF5 format from a file named .hdf5.
+        copy = Path(folder) / "emotion_model.hdf5"
+        copy.write_bytes(model_bytes(path))
+        model = keras.saving.load_model(copy, compile=False)
     return lambda x: np.asarray(model.predict(x, batch_size=BATCH, verbose=0))
 
 

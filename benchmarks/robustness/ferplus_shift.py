@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--models",
         nargs="+",
         default=["p", "s"],
-        help=f"shipped names, .onnx files, {FER!r}, or models joined by '+' (their mean)",
+        help=f"shipped names, .onnx files, {FER!r}, or ONNX models joined by '+' (their mean)",
     )
     parser.add_argument(
         "--fer-model",

@@ -28,7 +28,7 @@ from benchmarks.training.models import real_train_step
 from benchmarks.training.profile import fusion_contents
 from hsc_jax.models import NAMED_SIZES
 from hsc_jax.train.mesh import data_parallel
-from hsc_jax.xla_schedule import ORDERS, cpu_program_order, order_cpu_programs
+from hsc_jax.xla_schedule import ORDER_FLAGS, cpu_program_order, order_cpu_programs
 
 MB = 1e6
 _DTYPE_BYTES = {"f32": 4, "s32": 4, "u32": 4, "f16": 2, "bf16": 2, "u8": 1, "s8": 1, "pred": 1}
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cpu-order",
         default="memory",
-        choices=sorted(ORDERS),
+        choices=sorted(ORDER_FLAGS),
         help="how XLA orders CPU programs (hsc-jax train: memory)",
     )
     return parser

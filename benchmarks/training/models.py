@@ -37,7 +37,7 @@ from hsc_jax.train.config import TrainConfig
 from hsc_jax.train.mesh import DataParallel, data_parallel
 from hsc_jax.train.pipeline import positive_weight
 from hsc_jax.train.step import InputScaling, make_eval_step, make_optimizer, make_train_step
-from hsc_jax.xla_schedule import ORDERS, cpu_program_order, order_cpu_programs
+from hsc_jax.xla_schedule import ORDER_FLAGS, cpu_program_order, order_cpu_programs
 
 # The trainer's defaults for the optimiser (`hsc-jax train` without --lr / --weight_decay).
 TRAIN_DEFAULTS = TrainConfig(data_root="")
@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cpu-order",
         default="memory",
-        choices=sorted(ORDERS),
+        choices=sorted(ORDER_FLAGS),
         help="how XLA orders CPU programs (hsc_jax/xla_schedule.py; hsc-jax train: memory)",
     )
     parser.add_argument(
