@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hsc_jax import atomic
-from hsc_jax.data.dataset import SplitData, load_dataset
+from hsc_jax.data.dataset import Dataset, SplitData, load_dataset
 from hsc_jax.data.settings import DEFAULTS
 from hsc_jax.errors import ConfigError
 
@@ -36,16 +36,19 @@ EXAMPLES_SHOWN = 3
 DIGEST_CHUNK = 4096  # images read at a time for their digests (a streamed split reads them)
 
 
-def model_probabilities(model: str | Path, data_root: str | Path, batch_size: int) -> dict:
-    """{path: (probability, label)} of `model` (an ONNX file) on every row of `data_root`,
-    each image prepared by the model's own contract (size, colour)."""
+def model_probabilities(
+    model: str | Path, dataset_at: Callable[[tuple[int, int]], Dataset], batch_size: int
+) -> dict:
+    """{path: (probability, label)} of `model` (an ONNX file) on every row of the dataset,
+    each image prepared by the model's own contract (size, colour); `dataset_at(size)` is the
+    dataset decoded at that size."""
     from hsc_infer import SmileClassifier
 
     classifier = SmileClassifier(model, provider="cpu")
+    dataset = dataset_at(classifier.contract.input_size)
+    found = {}
     # Every row, whatever the split: unassigned rows are split by ratio, and all three parts
     # together are every row either way.
-    dataset = load_dataset(data_root, classifier.contract.input_size, DEFAULTS)
-    found = {}
     for name in SPLITS:
         split = dataset.splits[name]
         for start in range(0, len(split), batch_size):
@@ -55,8 +58,8 @@ def model_probabilities(model: str | Path, data_root: str | Path, batch_size: in
                 key = split.paths[row]
                 if key in found:
                     raise ConfigError(
-                        f"{data_root} names two images {key}: the teacher file keys images by "
-                        "their path"
+                        f"{dataset.source} names two images {key}: the teacher file keys images "
+                        "by their path"
                     )
                 found[key] = (float(prob), int(split.labels[row]))
     return found
@@ -71,9 +74,8 @@ def pixel_digests(split: SplitData) -> list[str]:
     return digests
 
 
-def student_digests(data_root: str | Path, image_size: tuple[int, int]) -> dict[str, str]:
-    """{path: digest} of every image of `data_root` at the student's `image_size`."""
-    dataset = load_dataset(data_root, image_size, DEFAULTS)
+def student_digests(dataset: Dataset) -> dict[str, str]:
+    """{path: digest} of every image of `dataset`, decoded at the student's image size."""
     found = {}
     for name in SPLITS:
         split = dataset.splits[name]
@@ -93,12 +95,21 @@ def write_teacher_file(
     returns the number of images."""
     if not models:
         raise ConfigError("give at least one --model")
-    each = [model_probabilities(m, data_root, batch_size) for m in models]
+    decoded: dict[tuple[int, int], Dataset] = {}
+
+    def dataset_at(size: tuple[int, int]) -> Dataset:
+        # Models of one input size, and the student at it, share one decoding of the data.
+        size = tuple(size)
+        if size not in decoded:
+            decoded[size] = load_dataset(data_root, size, DEFAULTS)
+        return decoded[size]
+
+    each = [model_probabilities(m, dataset_at, batch_size) for m in models]
     paths = sorted(each[0])
     for model, found in zip(models, each, strict=True):
         if set(found) != set(paths):
             raise ConfigError(f"--model {model} saw other images of {data_root} than {models[0]}")
-    digests = student_digests(data_root, image_size)
+    digests = student_digests(dataset_at(image_size))
     probs = np.array([[found[p][0] for p in paths] for found in each])  # (models, images)
     table = pa.table(
         {
