@@ -40,4 +40,5 @@ def test_fields_fixed_on_resume():
         "teacher_weight",
         "lr_schedule",
         "mixup",
+        "ema_decay",
     }

@@ -5,7 +5,9 @@ Layout of one checkpoint folder:
     hsc_epoch_0004/
       model/       Orbax: the model's nnx state (parameters, batch statistics, dropout RNG)
       optimizer/   Orbax: the optimiser state (absent for a model-only checkpoint)
-      meta.json    epoch, schedule, metrics, configs, preprocessing contract, label map, ...
+      average/     Orbax: the moving average of the model state (only under --ema_decay)
+      meta.json    epoch, schedule, metrics, configs, preprocessing contract, label map,
+                   and which of model/ and average/ is the model to use ("weights")
       COMPLETE     written last; a folder without it is never loaded
 
 Everything is written through `hsc_jax.atomic` (a temporary folder renamed into place), so a
@@ -43,6 +45,7 @@ COMPLETE_MARKER = "COMPLETE"
 META_FILE = "meta.json"
 MODEL_DIR = "model"
 OPTIMIZER_DIR = "optimizer"
+AVERAGE_DIR = "average"
 EPOCH_PATTERN = re.compile(r"^hsc_epoch_(\d{4,})$")
 BEST_PATTERN = re.compile(r"^hsc_best_epoch(\d{4,})_f1_(\d+\.\d+)$")
 LABEL_MAP = {str(class_id): name for class_id, name in enumerate(CLASS_NAMES)}
@@ -188,6 +191,7 @@ def write_checkpoint(
     optimizer_state: nnx.State | None,
     meta: dict[str, Any],
     token: int | None = None,
+    average_state: nnx.State | None = None,
 ) -> Path:
     """Write atomically: arrays and meta into a temporary folder, COMPLETE last, then rename
     (over an existing one only when the same epoch is re-run after a resume).
@@ -208,6 +212,8 @@ def write_checkpoint(
         checkpointer.save((temporary / MODEL_DIR).absolute(), to_saveable(model_state))
         if optimizer_state is not None:
             checkpointer.save((temporary / OPTIMIZER_DIR).absolute(), to_saveable(optimizer_state))
+        if average_state is not None:
+            checkpointer.save((temporary / AVERAGE_DIR).absolute(), to_saveable(average_state))
         checkpointer.wait_until_finished()
         barrier(f"checkpoint {path.name}: arrays")
         if primary:
@@ -278,6 +284,18 @@ def read_meta(path: Path) -> dict[str, Any]:
 # --- loading for export, evaluation and prediction -----------------------------------------
 
 
+def weights_dir(path: Path, meta: dict[str, Any]) -> Path:
+    """The folder holding the weights to evaluate and export: model/, or average/ when the
+    moving average validated better at that epoch."""
+    name = meta.get("weights", MODEL_DIR)
+    if name not in (MODEL_DIR, AVERAGE_DIR) or not (path / name).is_dir():
+        raise CheckpointError(
+            f"{path / META_FILE} names weights {name!r}, which {path} does not hold: "
+            "a damaged checkpoint"
+        )
+    return path / name
+
+
 ModelFactory = Callable[..., nnx.Module]
 
 
@@ -324,7 +342,7 @@ def load_checkpoint(
     )
     graphdef, template = nnx.split(abstract)
     sharding = jax.sharding.SingleDeviceSharding(default_device())
-    state = restore_into(path / MODEL_DIR, template, sharding)
+    state = restore_into(weights_dir(path, meta), template, sharding)
     model = nnx.merge(graphdef, state)
     model.eval()
     return LoadedCheckpoint(

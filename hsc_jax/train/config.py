@@ -227,6 +227,16 @@ class TrainConfig:
         choices=SCHEDULES,
         fixed_on_resume=True,
     )
+    # An exponential moving average of the weights, validated beside them each epoch
+    # (average.py); 0 turns it off.
+    ema_decay: float = option(
+        0.0,
+        help="Keep an exponential moving average of the weights with this decay per step "
+        "(0.999 remembers about 1,000 steps); each epoch validates both and the checkpoint "
+        "exports whichever scores the higher F1. 0: off.",
+        bounds=Bounds(0, 1, high_open=True),
+        fixed_on_resume=True,
+    )
     # Distillation: train towards a mix of the target and a teacher's probability per image
     # (a `hsc-jax teacher` file; teacher.py).
     teacher: str | None = option(

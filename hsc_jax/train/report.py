@@ -30,6 +30,29 @@ def history_entry(
     return {"epoch": epoch, "train": pick(train), "val": pick(val), "lr": lr, "timing": timing}
 
 
+def average_entry(
+    trained: dict[str, Any], averaged: dict[str, Any], weights: str
+) -> dict[str, Any]:
+    """History fields of a run with a moving average: both weights' validation and which one
+    the epoch's checkpoint exports ("model" or "average"); the entry's `val` is that one's."""
+    return {
+        "val_trained": {k: trained[k] for k in HISTORY_METRICS},
+        "val_average": {k: averaged[k] for k in HISTORY_METRICS},
+        "weights": weights,
+    }
+
+
+def average_note(entry: dict[str, Any]) -> str:
+    """`  [average f1 0.8123, trained 0.8011: average kept]`, or "" without an average."""
+    if "val_average" not in entry:
+        return ""
+    kept = "average" if entry["weights"] == "average" else "trained"
+    return (
+        f"  [average f1 {entry['val_average']['f1']:.4f}, trained "
+        f"{entry['val_trained']['f1']:.4f}: {kept} kept]"
+    )
+
+
 def epoch_line(
     epoch: int,
     epochs: int,

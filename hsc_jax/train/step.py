@@ -20,6 +20,7 @@ import optax
 from flax import nnx
 
 from hsc_infer.contract import ModelContract
+from hsc_jax.train import average
 from hsc_jax.train.augment import augment_batch
 from hsc_jax.train.augment_wild import augment_wild
 from hsc_jax.train.mesh import DataParallel
@@ -136,10 +137,12 @@ def make_train_step(
     compute_dtype: jnp.dtype = jnp.float32,
     augmentation: str = "reference",
     mixup: float = 0.0,
+    ema_decay: float = 0.0,
 ) -> TrainStep:
     """`step(state, images_uint8, targets, key, lr, pos_weight) -> (state, measurements)`.
 
-    `graphdef`/`state` come from `nnx.split((model, optimizer))` with the model in train mode.
+    `graphdef`/`state` come from `nnx.split((model, optimizer))` with the model in train mode,
+    or `nnx.split((model, optimizer, averaged_model))` when `ema_decay` > 0 (average.py).
     The state is donated; images and targets (0/1 labels, or soft targets in [0, 1]) arrive
     sharded over the data axis. `augmentation` is "reference" or "wild" (augment_wild.py).
     `mixup` > 0 blends each augmented image and its target with another of the batch's
@@ -148,7 +151,7 @@ def make_train_step(
         raise ValueError(f"augmentation must be 'reference' or 'wild', got {augmentation!r}")
 
     def train_step(state, images, labels, key, lr, pos_weight):
-        model, optimizer = nnx.merge(graphdef, state)
+        model, optimizer, *averaged = nnx.merge(graphdef, state)
         x = augment_batch(images, key)
         if augmentation == "wild":
             x = augment_wild(x, jax.random.fold_in(key, WILD_STREAM))
@@ -159,13 +162,16 @@ def make_train_step(
         (loss, aux), grads = grad_fn(model, x, labels, pos_weight, compute_dtype)
         set_learning_rate(optimizer, lr)
         optimizer.update(model, grads)
+        if ema_decay > 0:
+            decay = average.decay_at(ema_decay, optimizer.step[...])
+            nnx.update(averaged[0], average.blend(nnx.state(averaged[0]), nnx.state(model), decay))
         measurements = {
             "loss": loss,
             "grad_norm": optax.tree.norm(grads),
             "param_norm": optax.tree.norm(nnx.state(model, nnx.Param)),
             "logits": aux["logits"],
         }
-        return nnx.state((model, optimizer)), measurements
+        return nnx.state((model, optimizer, *averaged)), measurements
 
     return jax.jit(
         train_step,

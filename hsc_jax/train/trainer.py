@@ -21,8 +21,8 @@ from hsc_jax.compile_cache import active_cache_dir, compile_ahead, enable_compil
 from hsc_jax.data.dataset import SplitData, load_dataset
 from hsc_jax.errors import ConfigError, ResumeError
 from hsc_jax.metrics import binary_metrics, f1_optimal_threshold
+from hsc_jax.train import average, distributed, loops, outputs, report
 from hsc_jax.train import checkpoint as ckpt
-from hsc_jax.train import distributed, loops, outputs, report
 from hsc_jax.train.config import TrainConfig, shared_settings
 from hsc_jax.train.contract import training_contract
 from hsc_jax.train.mesh import data_parallel
@@ -84,11 +84,17 @@ class Trainer:
             self.model_config, image_size=config.image_size, seed=config.seed, depthwise="auto"
         )
         optimizer = make_optimizer(model, config.lr, config.weight_decay)
+        # The moving average starts as a copy of the initial weights (average.py).
+        modules = (
+            (model, optimizer, average.start_average(model))
+            if config.ema_decay > 0
+            else (model, optimizer)
+        )
         self.schedule = make_schedule(config.lr_schedule, config.lr, config.epochs)
         if resume_meta is not None:
-            self._restore(model, optimizer, resume_meta)
+            self._restore(modules, resume_meta)
         self.contract = training_contract(config, self.model_config, self.train_split.images)
-        self._build_steps(model, optimizer)
+        self._build_steps(modules)
         self.base_key = jax.random.key(config.seed)
         self.scalars = outputs.Scalars(self.output_dir) if self.primary else None
         self.parameter_count = sum(
@@ -118,10 +124,12 @@ class Trainer:
                 f"({len(self.train_split)} examples); lower it"
             )
 
-    def _build_steps(self, model: nnx.Module, optimizer: nnx.Optimizer) -> None:
-        """Split (model, optimizer) into a replicated state and jit the train and eval steps."""
+    def _build_steps(self, modules: tuple[nnx.Module, ...]) -> None:
+        """Split (model, optimizer[, average]) into a replicated state and jit the train and
+        eval steps."""
+        model = modules[0]
         model.train()
-        graphdef, state = nnx.split((model, optimizer))
+        graphdef, state = nnx.split(modules)
         model.eval()
         eval_graphdef = nnx.graphdef(model)
         self.state = self.parallel.put_replicated(state)
@@ -133,6 +141,7 @@ class Trainer:
             self.compute_dtype,
             self.config.augment,
             self.config.mixup,
+            self.config.ema_decay,
         )
         self.eval_step = make_eval_step(eval_graphdef, scaling, self.parallel)
 
@@ -156,10 +165,11 @@ class Trainer:
         self.compile_s = report.compile_summary(train, evaluate, active_cache_dir())
         log.info(report.compile_line(self.compile_s))
 
-    def _restore(self, model: nnx.Module, optimizer: nnx.Optimizer, meta: dict[str, Any]) -> None:
+    def _restore(self, modules: tuple[nnx.Module, ...], meta: dict[str, Any]) -> None:
         assert self.resume_path is not None
         replicated = self.parallel.replicated
-        for module, folder in ((model, ckpt.MODEL_DIR), (optimizer, ckpt.OPTIMIZER_DIR)):
+        folders = (ckpt.MODEL_DIR, ckpt.OPTIMIZER_DIR, ckpt.AVERAGE_DIR)
+        for module, folder in zip(modules, folders, strict=False):
             saved = ckpt.restore_into(self.resume_path / folder, nnx.state(module), replicated)
             nnx.update(module, saved)
         self.schedule = schedule_from_state(meta["schedule"], self.config.epochs)
@@ -202,7 +212,9 @@ class Trainer:
 
     # --- checkpoints -----------------------------------------------------------------------
 
-    def _meta(self, epoch: int, metrics: dict[str, Any], threshold: dict[str, Any]) -> dict:
+    def _meta(
+        self, epoch: int, metrics: dict[str, Any], threshold: dict[str, Any], weights: str
+    ) -> dict:
         contract = self.contract.with_threshold(threshold["threshold"])
         return outputs.json_safe(
             {
@@ -214,6 +226,7 @@ class Trainer:
                 "schedule": self.schedule.state_dict(),
                 "metrics": metrics,
                 "val_threshold": threshold,
+                "weights": weights,
                 "best": self.run.best_record(),
                 "history": self.run.history,
                 "model_config": self.model_config.to_dict(),
@@ -235,6 +248,7 @@ class Trainer:
             self.state[1],
             meta,
             token=self.token,
+            average_state=self.state[2] if self.averaging else None,
         )
         if self.primary:
             ckpt.prune_checkpoints(self.output_dir, "epoch", self.config.keep_epoch_checkpoints)
@@ -264,30 +278,52 @@ class Trainer:
         self.phase = f"epoch {epoch}"
         trained = self.train_epoch(plan)
         train_metrics = trained["metrics"]
-        val = None
+        val = averaged = None
+        weights = ckpt.MODEL_DIR
         val_threshold = {"threshold": 0.5, "f1": None, "split": None}
         if self.val_split is not None:
             val = self.evaluate_split(self.val_split, "val", self.state[0], plan.pos_weight)
-            threshold, f1_at = f1_optimal_threshold(self.val_split.labels, val["probs"])
+            if self.averaging:
+                averaged = self.evaluate_split(
+                    self.val_split, "val (average)", self.state[2], plan.pos_weight
+                )
+                if averaged["metrics"]["f1"] > val["metrics"]["f1"]:
+                    weights = ckpt.AVERAGE_DIR
+        # The validation of the weights the checkpoint exports picks the best epoch and the
+        # threshold; the schedule follows the trained weights alone, so that the average
+        # never changes the run it is taken from.
+        chosen = averaged if weights == ckpt.AVERAGE_DIR else val
+        if chosen is not None:
+            threshold, f1_at = f1_optimal_threshold(self.val_split.labels, chosen["probs"])
             val_threshold = {"threshold": threshold, "f1": f1_at, "split": "val"}
-        val_metrics = None if val is None else val["metrics"]
+        val_metrics = None if chosen is None else chosen["metrics"]
         headline = val_metrics or train_metrics
         improved = self.run.consider_best(epoch, headline["f1"], self.output_dir)
-        reduced = self.schedule.step(headline["loss"])
+        reduced = self.schedule.step((val or trained)["metrics"]["loss"])
         timing = trained["timing"]
         self.run.epoch = epoch
-        self.run.history.append(report.history_entry(epoch, train_metrics, val_metrics, lr, timing))
+        entry = report.history_entry(epoch, train_metrics, val_metrics, lr, timing)
+        if averaged is not None:
+            entry.update(report.average_entry(val["metrics"], averaged["metrics"], weights))
+        self.run.history.append(entry)
         metrics = {"train": train_metrics, "val": val_metrics}
-        self.save_checkpoints(epoch, self._meta(epoch, metrics, val_threshold), improved)
+        meta = self._meta(epoch, metrics, val_threshold, weights)
+        self.save_checkpoints(epoch, meta, improved)
         if self.primary:
-            self._epoch_outputs(epoch, trained, val, lr)
+            self._epoch_outputs(epoch, trained, chosen, lr)
         next_lr = self.schedule.lr if reduced else None
         log.info(
             report.epoch_line(
                 epoch, config.epochs, train_metrics, val_metrics, lr, timing, improved, next_lr
             )
+            + report.average_note(entry)
         )
         return timing
+
+    @property
+    def averaging(self) -> bool:
+        """Whether the state holds a moving average of the weights (--ema_decay)."""
+        return self.config.ema_decay > 0
 
     def _plan(self, epoch: int, max_steps: int | None = None) -> EpochPlan:
         config = self.config
@@ -335,7 +371,9 @@ class Trainer:
         model_state = self.state[0]
         if best_path is not None:
             model_state = ckpt.restore_into(
-                best_path / ckpt.MODEL_DIR, self.state[0], self.parallel.replicated
+                ckpt.weights_dir(best_path, best_meta or {}),
+                self.state[0],
+                self.parallel.replicated,
             )
         # The loss weighs classes as training did in its last epoch.
         pos_weight = self._plan(max(self.run.epoch, 1), 1).pos_weight if self.run.history else 1.0
