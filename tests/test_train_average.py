@@ -112,6 +112,11 @@ def test_a_run_validates_both_weights_and_exports_the_better(tmp_path: Path):
         other = entry["val_trained"] if entry["weights"] == "average" else entry["val_average"]
         assert kept["f1"] >= other["f1"]
     assert history[0]["val_average"] != history[0]["val_trained"]
+    assert 0.0 < history[0]["average_decay"] < history[2]["average_decay"] <= 0.9
+    # The plateau schedule follows the trained weights' validation loss, whatever is exported.
+    meta = ckpt.read_meta(tmp_path / "straight" / "hsc_epoch_0003")
+    trained_losses = [entry["val_trained"]["loss"] for entry in history]
+    assert meta["schedule"]["best"] == pytest.approx(min(trained_losses))
 
     # Each checkpoint holds both, and loading it gives the weights its meta names.
     last = tmp_path / "straight" / "hsc_epoch_0003"
@@ -124,6 +129,26 @@ def test_a_run_validates_both_weights_and_exports_the_better(tmp_path: Path):
     for name, value in _floats(chosen).items():
         np.testing.assert_array_equal(loaded_floats[name], value)
 
+    # Each folder loads as the meta names it, whichever the run chose.
+    for name in (ckpt.MODEL_DIR, ckpt.AVERAGE_DIR):
+        copy = tmp_path / f"as_{name}"
+        shutil.copytree(last, copy)
+        (copy / ckpt.META_FILE).write_text(json.dumps({**meta, "weights": name}))
+        floats = _floats(
+            nnx.state(ckpt.load_checkpoint(copy, model_factory=tiny_model_factory).model)
+        )
+        for key, value in _floats(
+            ckpt.restore_into(copy / name, nnx.state(loaded.model), device)
+        ).items():
+            np.testing.assert_array_equal(floats[key], value)
+    model_floats = _floats(
+        ckpt.restore_into(last / ckpt.MODEL_DIR, nnx.state(loaded.model), device)
+    )
+    average_floats = _floats(
+        ckpt.restore_into(last / ckpt.AVERAGE_DIR, nnx.state(loaded.model), device)
+    )
+    assert any(not np.allclose(model_floats[k], average_floats[k]) for k in model_floats)
+
     # A resumed run carries the average on exactly as an uninterrupted one.
     resumed = tmp_path / "resumed"
     shutil.copytree(tmp_path / "straight", resumed)
@@ -135,8 +160,23 @@ def test_a_run_validates_both_weights_and_exports_the_better(tmp_path: Path):
             assert again[2][key][metric] == pytest.approx(value, rel=1e-6, abs=1e-7)
 
 
+@pytest.mark.slow
+def test_without_a_validation_split_the_average_is_exported(tmp_path: Path):
+    parquet = tmp_path / "synthetic.parquet"
+    write_synthetic_parquet(parquet, 120, seed=0)
+    split = {"train_ratio": 0.8, "val_ratio": 0.0, "test_ratio": 0.2}
+    config = tiny_config(parquet, tmp_path / "run", ema_decay=0.9, lr=0.05, epochs=1, **split)
+    summary = train(config, model_factory=tiny_model_factory)
+    entry = json.loads((tmp_path / "run" / "history.json").read_text())[0]
+    assert entry["weights"] == "average" and entry["val_average"] is None
+    assert summary["best_weights"] == "average"
+    assert ckpt.read_meta(tmp_path / "run" / "hsc_epoch_0001")["weights"] == "average"
+
+
 def test_a_checkpoint_naming_weights_it_lacks_is_refused(tmp_path: Path):
     (tmp_path / ckpt.MODEL_DIR).mkdir()
-    with pytest.raises(CheckpointError, match="names weights 'average'"):
+    with pytest.raises(CheckpointError, match="has no average/ folder"):
         ckpt.weights_dir(tmp_path, {"weights": "average"})
+    with pytest.raises(CheckpointError, match="names weights 'best'"):
+        ckpt.weights_dir(tmp_path, {"weights": "best"})
     assert ckpt.weights_dir(tmp_path, {}) == tmp_path / ckpt.MODEL_DIR

@@ -288,11 +288,13 @@ def weights_dir(path: Path, meta: dict[str, Any]) -> Path:
     """The folder holding the weights to evaluate and export: model/, or average/ when the
     moving average validated better at that epoch."""
     name = meta.get("weights", MODEL_DIR)
-    if name not in (MODEL_DIR, AVERAGE_DIR) or not (path / name).is_dir():
+    if name not in (MODEL_DIR, AVERAGE_DIR):
         raise CheckpointError(
-            f"{path / META_FILE} names weights {name!r}, which {path} does not hold: "
-            "a damaged checkpoint"
+            f"{path / META_FILE} names weights {name!r}; expected {MODEL_DIR!r} or "
+            f"{AVERAGE_DIR!r}: a damaged checkpoint"
         )
+    if not (path / name).is_dir():
+        raise CheckpointError(f"checkpoint {path} has no {name}/ folder: a damaged checkpoint")
     return path / name
 
 

@@ -31,25 +31,39 @@ def history_entry(
 
 
 def average_entry(
-    trained: dict[str, Any], averaged: dict[str, Any], weights: str
+    trained: dict[str, Any] | None,
+    averaged: dict[str, Any] | None,
+    weights: str,
+    decay: float,
 ) -> dict[str, Any]:
-    """History fields of a run with a moving average: both weights' validation and which one
-    the epoch's checkpoint exports ("model" or "average"); the entry's `val` is that one's."""
+    """History fields of a run with a moving average: both weights' validation (None without
+    a validation split), which one the epoch's checkpoint exports ("model": the trained
+    weights, or "average"; the entry's `val` is that one's) and the decay the average had
+    reached."""
+
+    def pick(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if metrics is None else {k: metrics[k] for k in HISTORY_METRICS}
+
     return {
-        "val_trained": {k: trained[k] for k in HISTORY_METRICS},
-        "val_average": {k: averaged[k] for k in HISTORY_METRICS},
+        "val_trained": pick(trained),
+        "val_average": pick(averaged),
         "weights": weights,
+        "average_decay": decay,
     }
 
 
 def average_note(entry: dict[str, Any]) -> str:
-    """`  [average f1 0.8123, trained 0.8011: average kept]`, or "" without an average."""
-    if "val_average" not in entry:
+    """`  [exports the average: f1 0.8123 against the trained weights' 0.8011 (val loss
+    0.3933, what the schedule follows)]`, or "" without an average."""
+    if "weights" not in entry:
         return ""
-    kept = "average" if entry["weights"] == "average" else "trained"
+    exported = "the average" if entry["weights"] == "average" else "the trained weights"
+    if entry["val_average"] is None:
+        return f"  [exports {exported}: no validation split]"
+    average, trained = entry["val_average"], entry["val_trained"]
     return (
-        f"  [average f1 {entry['val_average']['f1']:.4f}, trained "
-        f"{entry['val_trained']['f1']:.4f}: {kept} kept]"
+        f"  [exports {exported}: average f1 {average['f1']:.4f}, trained {trained['f1']:.4f} "
+        f"(val loss {trained['loss']:.4f}, what the schedule follows)]"
     )
 
 
@@ -132,6 +146,8 @@ def best_summary(best_meta: dict[str, Any] | None) -> dict[str, Any]:
         "best_val_metrics": val_best,
         "best_train_metrics": train_best,
         "best_threshold": (best_meta or {}).get("val_threshold"),
+        # "average" when the checkpoint exports the moving average of the weights.
+        "best_weights": (best_meta or {}).get("weights", "model"),
     }
 
 

@@ -279,7 +279,8 @@ class Trainer:
         trained = self.train_epoch(plan)
         train_metrics = trained["metrics"]
         val = averaged = None
-        weights = ckpt.MODEL_DIR
+        # Without a validation split to choose by, the checkpoint exports the average.
+        weights = ckpt.AVERAGE_DIR if self.averaging else ckpt.MODEL_DIR
         val_threshold = {"threshold": 0.5, "f1": None, "split": None}
         if self.val_split is not None:
             val = self.evaluate_split(self.val_split, "val", self.state[0], plan.pos_weight)
@@ -287,8 +288,8 @@ class Trainer:
                 averaged = self.evaluate_split(
                     self.val_split, "val (average)", self.state[2], plan.pos_weight
                 )
-                if averaged["metrics"]["f1"] > val["metrics"]["f1"]:
-                    weights = ckpt.AVERAGE_DIR
+                better = averaged["metrics"]["f1"] > val["metrics"]["f1"]
+                weights = ckpt.AVERAGE_DIR if better else ckpt.MODEL_DIR
         # The validation of the weights the checkpoint exports picks the best epoch and the
         # threshold; the schedule follows the trained weights alone, so that the average
         # never changes the run it is taken from.
@@ -303,8 +304,11 @@ class Trainer:
         timing = trained["timing"]
         self.run.epoch = epoch
         entry = report.history_entry(epoch, train_metrics, val_metrics, lr, timing)
-        if averaged is not None:
-            entry.update(report.average_entry(val["metrics"], averaged["metrics"], weights))
+        if self.averaging:
+            decay = average.decay_after(config.ema_decay, self.run.global_step)
+            entry.update(
+                report.average_entry(_metrics_of(val), _metrics_of(averaged), weights, decay)
+            )
         self.run.history.append(entry)
         metrics = {"train": train_metrics, "val": val_metrics}
         meta = self._meta(epoch, metrics, val_threshold, weights)
@@ -401,6 +405,10 @@ class Trainer:
             test_metrics["roc_auc"],
         )
         return test_metrics
+
+
+def _metrics_of(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if result is None else result["metrics"]
 
 
 def _non_empty(split: SplitData | None) -> SplitData | None:
