@@ -53,8 +53,8 @@ def average_entry(
 
 
 def average_note(entry: dict[str, Any]) -> str:
-    """`  [exports the average: f1 0.8123 against the trained weights' 0.8011 (val loss
-    0.3933, what the schedule follows)]`, or "" without an average."""
+    """`  [exports the average: average f1 0.8123, trained 0.8011 (val loss 0.3933, what the
+    schedule follows)]`, or "" without an average."""
     if "weights" not in entry:
         return ""
     exported = "the average" if entry["weights"] == "average" else "the trained weights"
