@@ -47,3 +47,27 @@ def tiny_config(data_root, output_dir, **overrides):
     )
     values.update(overrides)
     return TrainConfig(**values)
+
+
+def tiny_train_state(parallel, with_average: bool = False):
+    """(graphdef, replicated state) of TinyModel in train mode with its optimiser, as the
+    trainer splits them; `with_average` adds the moving average (--ema_decay)."""
+    from hsc_jax.train import average, step
+
+    model = TinyModel(rngs=nnx.Rngs(0))
+    model.train()
+    optimizer = step.make_optimizer(model, 1e-2, 1e-4)
+    modules = (
+        (model, optimizer, average.start_average(model)) if with_average else (model, optimizer)
+    )
+    graphdef, state = nnx.split(modules)
+    return graphdef, parallel.put_replicated(state)
+
+
+def tiny_train_batch(parallel):
+    """Eight random 12x12 uint8 images and alternating 0/1 labels, put on the data axis."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 12, 12, 3), dtype=np.uint8)
+    return parallel.put_batch(images), parallel.put_batch(np.array([0, 1] * 4, np.int32))

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from fakes import TinyModel, tiny_config, tiny_model_factory
+from fakes import tiny_config, tiny_model_factory, tiny_train_batch, tiny_train_state
 from flax import nnx
 
 from hsc_infer.contract import ModelContract
@@ -36,17 +36,6 @@ def test_blend_averages_floats_and_takes_other_leaves_from_the_model():
     assert int(out["count"]) == 7 and out["count"].dtype == jnp.uint32
 
 
-def _states(parallel: mesh.DataParallel, with_average: bool):
-    model = TinyModel(rngs=nnx.Rngs(0))
-    model.train()
-    optimizer = step.make_optimizer(model, 1e-2, 1e-4)
-    modules = (
-        (model, optimizer, average.start_average(model)) if with_average else (model, optimizer)
-    )
-    graphdef, state = nnx.split(modules)
-    return graphdef, parallel.put_replicated(state)
-
-
 def _floats(state) -> dict[str, np.ndarray]:
     """The floating-point leaves of a model state by path (RNG keys left out)."""
     leaves = jax.tree_util.tree_flatten_with_path(nnx.to_pure_dict(state))[0]
@@ -60,11 +49,9 @@ def _floats(state) -> dict[str, np.ndarray]:
 def test_the_average_follows_the_step_and_leaves_training_as_it_was():
     parallel = mesh.data_parallel("cpu")
     scaling = step.InputScaling.from_contract(ModelContract())
-    rng = np.random.default_rng(0)
-    images = parallel.put_batch(rng.integers(0, 256, (8, 12, 12, 3), dtype=np.uint8))
-    labels = parallel.put_batch(np.array([0, 1] * 4, np.int32))
-    plain_graphdef, plain = _states(parallel, with_average=False)
-    graphdef, state = _states(parallel, with_average=True)
+    images, labels = tiny_train_batch(parallel)
+    plain_graphdef, plain = tiny_train_state(parallel)
+    graphdef, state = tiny_train_state(parallel, with_average=True)
     start = _floats(state[2])
     plain_step = step.make_train_step(plain_graphdef, scaling, parallel)
     averaged_step = step.make_train_step(graphdef, scaling, parallel, ema_decay=0.9)

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from fakes import TinyModel
+from fakes import TinyModel, tiny_train_batch, tiny_train_state
 from flax import nnx
 from helpers import child_environment
 
@@ -73,17 +73,9 @@ def test_reduce_on_plateau_follows_pytorch_rules():
     assert restored == schedule
 
 
-def _fake_state(parallel: mesh.DataParallel):
-    model = TinyModel(rngs=nnx.Rngs(0))
-    model.train()
-    optimizer = step.make_optimizer(model, 1e-2, 1e-4)
-    graphdef, state = nnx.split((model, optimizer))
-    return graphdef, parallel.put_replicated(state)
-
-
 def test_step_updates_lr_from_argument_and_keeps_float32_master_weights_under_bf16():
     parallel = mesh.data_parallel("cpu")
-    graphdef, state = _fake_state(parallel)
+    graphdef, state = tiny_train_state(parallel)
     scaling = step.InputScaling.from_contract(ModelContract())
     train_step = step.make_train_step(graphdef, scaling, parallel, compute_dtype=jnp.bfloat16)
     rng = np.random.default_rng(0)
@@ -102,7 +94,7 @@ def test_step_updates_lr_from_argument_and_keeps_float32_master_weights_under_bf
     # The forward pass ran in bfloat16: the same step in float32, from the same state and key,
     # gives logits that differ by bfloat16's rounding (8 bits of mantissa), no more.
     logits = np.asarray(measured["logits"])
-    graphdef, state = _fake_state(parallel)
+    graphdef, state = tiny_train_state(parallel)
     float32_step = step.make_train_step(graphdef, scaling, parallel)
     _, full = float32_step(
         state, parallel.put_batch(images), parallel.put_batch(labels), jax.random.key(0), 0.25, 1.0
@@ -213,12 +205,10 @@ def test_mixup_blends_each_image_and_its_target_alike():
 def test_the_step_with_mixup_trains_on_mixed_targets():
     parallel = mesh.data_parallel("cpu")
     scaling = step.InputScaling.from_contract(ModelContract())
-    rng = np.random.default_rng(0)
-    images = parallel.put_batch(rng.integers(0, 256, (8, 12, 12, 3), dtype=np.uint8))
-    labels = parallel.put_batch(np.array([0, 1] * 4, np.int32))
+    images, labels = tiny_train_batch(parallel)
     losses = []
     for mixup in (0.0, 0.4):
-        graphdef, state = _fake_state(parallel)
+        graphdef, state = tiny_train_state(parallel)
         train_step = step.make_train_step(graphdef, scaling, parallel, mixup=mixup)
         _, measured = train_step(state, images, labels, jax.random.key(0), 0.1, 1.0)
         losses.append(float(measured["loss"]))

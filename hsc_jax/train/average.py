@@ -35,11 +35,6 @@ def decay_at(decay: float, updates: jax.Array) -> jax.Array:
     return jnp.minimum(jnp.float32(decay), (1.0 + t) / (WARMUP_OFFSET + t))
 
 
-def decay_after(decay: float, updates: int) -> float:
-    """`decay_at` on the host, for the run's history."""
-    return min(decay, (1.0 + updates) / (WARMUP_OFFSET + updates))
-
-
 def blend(average: Any, model: Any, decay: jax.Array) -> Any:
     """`decay * average + (1 - decay) * model` on floating-point leaves; other leaves (RNG
     keys and counters) are taken from the model."""

@@ -305,7 +305,7 @@ class Trainer:
         self.run.epoch = epoch
         entry = report.history_entry(epoch, train_metrics, val_metrics, lr, timing)
         if self.averaging:
-            decay = average.decay_after(config.ema_decay, self.run.global_step)
+            decay = float(average.decay_at(config.ema_decay, self.run.global_step))
             entry.update(
                 report.average_entry(_metrics_of(val), _metrics_of(averaged), weights, decay)
             )
