@@ -89,13 +89,13 @@ def test_npz_holds_the_subset_as_the_trainer_decodes_it(split_parquet: Path, tmp
 
 
 def test_the_jax_command_passes_flags_that_hsc_jax_train_accepts(tmp_path: Path):
-    args = argparse.Namespace(size="s", batch_size=256, epochs=2)
+    args = argparse.Namespace(size="s", batch_size=256, epochs=2, recompute="none")
     command = bench.jax_command(tmp_path / "subset.parquet", tmp_path / "run", args)
     assert command[:4] == [sys.executable, "-m", "hsc_jax", "train"]
     params = train_command.make_context("train", command[4:]).params
     assert params["train_resampling"] == "balanced"
     assert (params["size"], params["batch_size"], params["epochs"]) == ("s", 256, 2)
-    assert params["device"] == "cpu"
+    assert (params["device"], params["recompute"]) == ("cpu", "none")
 
 
 def test_the_torch_command_runs_the_reference_script_under_the_given_python(tmp_path: Path):

@@ -11,6 +11,7 @@ def test_architecture_choices_agree_with_the_model_code():
 
     assert config.ARCH_VARIANTS == model_config.ARCH_VARIANTS
     assert config.HEAD_VARIANTS == model_config.HEAD_VARIANTS
+    assert config.RECOMPUTE == model_config.RECOMPUTE
 
 
 def test_fields_fixed_on_resume():

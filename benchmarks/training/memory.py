@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import jax
 
 from benchmarks.support import machine_line, print_figures
-from benchmarks.training.models import real_train_step
+from benchmarks.training.models import TRAIN_DEFAULTS, add_recompute_option, real_train_step
 from benchmarks.training.profile import fusion_contents
 from hsc_jax.models import NAMED_SIZES
 from hsc_jax.train.mesh import data_parallel
@@ -68,10 +68,12 @@ def largest_buffers(hlo: str, top: int) -> list[dict]:
     return sorted(found, key=lambda b: -b["mb"])[:top]
 
 
-def step_memory(size: str, batch: int, depthwise: str, top: int) -> dict:
+def step_memory(
+    size: str, batch: int, depthwise: str, top: int, recompute: str = TRAIN_DEFAULTS.recompute
+) -> dict:
     parallel = data_parallel("cpu")
     _, params, train_once, _, _ = real_train_step(
-        NAMED_SIZES[size], batch, depthwise, (48, 48), parallel
+        NAMED_SIZES[size], batch, depthwise, (48, 48), parallel, recompute
     )
     compiled = train_once.lowered().compile()
     analysis = compiled.memory_analysis()
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(ORDER_FLAGS),
         help="how XLA orders CPU programs (hsc-jax train: memory)",
     )
+    add_recompute_option(parser)
     return parser
 
 
@@ -106,10 +109,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     order_cpu_programs(args.cpu_order)
     print(
         f"{machine_line()}; jax {jax.__version__}; depthwise {args.depthwise}; 48x48; "
-        f"XLA CPU order {cpu_program_order()}"
+        f"XLA CPU order {cpu_program_order()}; recompute {args.recompute}"
     )
     rows = [
-        step_memory(size, batch, args.depthwise, args.top)
+        step_memory(size, batch, args.depthwise, args.top, args.recompute)
         for size in args.sizes
         for batch in args.batches
     ]

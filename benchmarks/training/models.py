@@ -33,7 +33,7 @@ from benchmarks.support import (
 from hsc_infer.contract import ModelContract
 from hsc_jax.allocator import malloc_setting, restart_with_tuned_malloc
 from hsc_jax.models import NAMED_SIZES, ModelConfig, count_parameters, create_model, set_depthwise
-from hsc_jax.train.config import TrainConfig
+from hsc_jax.train.config import RECOMPUTE, TrainConfig
 from hsc_jax.train.mesh import DataParallel, data_parallel
 from hsc_jax.train.pipeline import positive_weight
 from hsc_jax.train.step import InputScaling, make_eval_step, make_optimizer, make_train_step
@@ -65,7 +65,12 @@ def flops_per_image(model, batch: int, image_size) -> float:
 
 
 def real_train_step(
-    config: ModelConfig, batch: int, depthwise: str, image_size, parallel: DataParallel
+    config: ModelConfig,
+    batch: int,
+    depthwise: str,
+    image_size,
+    parallel: DataParallel,
+    recompute: str = TRAIN_DEFAULTS.recompute,
 ):
     """(model, parameter count, one-step closure, state holder, (graphdef, images, scaling) for
     inspecting the step): the step `hsc-jax train` runs, as Trainer.setup builds it, on one fixed
@@ -87,7 +92,7 @@ def real_train_step(
     graphdef, state = nnx.split((model, optimizer))
     model.eval()
     scaling = InputScaling.from_contract(ModelContract(input_size=image_size))
-    train_step = make_train_step(graphdef, scaling, parallel)
+    train_step = make_train_step(graphdef, scaling, parallel, recompute=recompute)
     holder = {"state": parallel.put_replicated(state), "step": 0}
 
     def train_once() -> None:
@@ -112,9 +117,10 @@ def bench(
     depthwise: str,
     image_size,
     parallel: DataParallel,
+    recompute: str = TRAIN_DEFAULTS.recompute,
 ):
     model, params, train_once, holder, (graphdef, images, scaling) = real_train_step(
-        config, batch, depthwise, image_size, parallel
+        config, batch, depthwise, image_size, parallel, recompute
     )
     t0 = time.perf_counter()
     train_once()
@@ -130,6 +136,16 @@ def bench(
         lambda: eval_step(model_state, images).block_until_ready(), steps, warmup
     )
     return params, batch / train_s, batch / eval_s, compile_s, model, (faults, kernel_s)
+
+
+def add_recompute_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--recompute",
+        default=TRAIN_DEFAULTS.recompute,
+        choices=RECOMPUTE,
+        help="activations recomputed in the backward pass (as train --recompute; default: "
+        "hsc-jax train's)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(ORDER_FLAGS),
         help="how XLA orders CPU programs (hsc_jax/xla_schedule.py; hsc-jax train: memory)",
     )
+    add_recompute_option(parser)
     parser.add_argument(
         "--device", default="cpu", choices=("auto", "cpu", "gpu", "tpu"), help="as train --device"
     )
@@ -171,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"device(s); train step: hsc_jax.train.step.make_train_step (augmented, weighted); "
         f"jax {jax.__version__}; batch {args.batch}; {image_size[0]}x{image_size[1]}; "
         f"depthwise {args.depthwise}; XLA CPU order {cpu_program_order()}; "
-        f"malloc {malloc_setting()}; best of {args.repeats} x "
+        f"recompute {args.recompute}; malloc {malloc_setting()}; best of {args.repeats} x "
         f"{args.steps} steps"
     )
     print(
@@ -184,7 +201,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         best_train, best_eval, kernel = 0.0, 0.0, (0.0, 0.0)
         for _ in range(args.repeats):
             params, train, evaluate, compile_s, model, faults_and_s = bench(
-                config, args.batch, args.steps, args.warmup, args.depthwise, image_size, parallel
+                config,
+                args.batch,
+                args.steps,
+                args.warmup,
+                args.depthwise,
+                image_size,
+                parallel,
+                args.recompute,
             )
             if train > best_train:
                 best_train, kernel = train, faults_and_s

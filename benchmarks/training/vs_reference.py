@@ -47,6 +47,7 @@ from benchmarks.support import load_average_1m, machine_line, print_figures
 from hsc_jax import atomic
 from hsc_jax.allocator import OPT_OUT, tuned_environment
 from hsc_jax.data.labels import SPLITS, normalise_split
+from hsc_jax.train.config import RECOMPUTE, TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ferplus" / "ferplus.parquet"
@@ -125,6 +126,7 @@ def jax_command(data: Path, output_dir: Path, args: argparse.Namespace) -> list[
         "--epochs", str(args.epochs),
         "--train_resampling", "balanced",
         "--device", "cpu",
+        "--recompute", args.recompute,
     ]  # fmt: skip
 
 
@@ -251,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", default="s", help="named size p|n|t|s|c|m|l")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each side, interleaved")
     parser.add_argument("--seed", type=int, default=0, help="which faces the subset takes")
+    parser.add_argument(
+        "--recompute",
+        default=TrainConfig(data_root="").recompute,
+        choices=RECOMPUTE,
+        help="hsc-jax train --recompute (default: its own)",
+    )
     parser.add_argument("--torch_python", default=DEFAULT_TORCH_PYTHON)
     parser.add_argument(
         "--torch_malloc",
@@ -310,7 +318,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"subset of {args.data}: rows taken {taken}; used after the leak rule {used}")
         print(
             f"settings: size {args.size}, batch {args.batch_size}, epochs {args.epochs}, "
-            f"balanced resampling, CPU; PyTorch malloc {args.torch_malloc}"
+            f"balanced resampling, CPU, recompute {args.recompute}; PyTorch malloc "
+            f"{args.torch_malloc}"
         )
         seconds, learned = run_interleaved(work, parquet, npz, args)
         ratios = report(seconds)

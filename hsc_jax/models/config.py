@@ -11,6 +11,9 @@ HEAD_VARIANTS = ("auto", "avg", "avgmax_mlp", "transformer", "mlp_mixer")
 # What "auto" resolves to for each backbone (the reference's choice).
 AUTO_HEADS = {"baseline": "avg", "inverted_se": "avgmax_mlp", "convnext": "transformer"}
 COLOUR_FLAGS = ("rgb_to_yuv_to_y", "rgb_to_lab", "rgb_to_luv")
+# What HSCModel recomputes in the backward pass instead of keeping (recompute.py): nothing,
+# each stage, or the stem too.
+RECOMPUTE = ("none", "stages", "all")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,9 +9,10 @@ from flax import nnx
 
 from hsc_jax.models.backbones import Size, build_backbone
 from hsc_jax.models.colour import colour_transform
-from hsc_jax.models.config import COLOUR_FLAGS, ModelConfig
+from hsc_jax.models.config import COLOUR_FLAGS, RECOMPUTE, ModelConfig
 from hsc_jax.models.heads import build_head, check_grid
 from hsc_jax.models.layers import resolve_impl, set_conv_impl
+from hsc_jax.models.recompute import recompute_in_backward
 
 
 class HSCModel(nnx.Module):
@@ -20,7 +21,9 @@ class HSCModel(nnx.Module):
     ``model(x, return_intermediates=True)`` returns a dict with "stem" (after the colour
     transform and the stem), "features" (backbone output) and "logits"; tensors are NHWC.
     Dropout draws from the "dropout" stream given at construction, so after ``model.train()``
-    a training step (under ``nnx.jit``) just calls ``model(x)``.
+    a training step (under ``nnx.jit``) just calls ``model(x)``. ``recompute="stages"`` (or
+    "all": the stem too) gives the same values and gradients from less memory: each stage's
+    activations are recomputed in the backward pass instead of kept (recompute.py).
     """
 
     def __init__(
@@ -48,19 +51,27 @@ class HSCModel(nnx.Module):
         )
 
     def __call__(
-        self, x: jax.Array, *, return_intermediates: bool = False
+        self, x: jax.Array, *, return_intermediates: bool = False, recompute: str = "none"
     ) -> jax.Array | dict[str, jax.Array]:
+        if recompute not in RECOMPUTE:
+            raise ValueError(f"recompute must be one of {RECOMPUTE}, got {recompute!r}")
+        run_stem = recompute_in_backward if recompute == "all" else _plain_call
+        run_stage = _plain_call if recompute == "none" else recompute_in_backward
         transform = colour_transform(self.colour)
         if transform is not None:
             x = transform(x)  # (B, H, W, 1 or 3)
-        stem = self.stem(x)  # (B, H / 2 or H / 4, ..., C)
+        stem = run_stem(self.stem, x)  # (B, H / 2 or H / 4, ..., C)
         features = stem
         for stage in self.stages:
-            features = stage(features)  # (B, H', W', F) after the last stage
+            features = run_stage(stage, features)  # (B, H', W', F) after the last stage
         logits = self.head(features)  # (B,)
         if return_intermediates:
             return {"stem": stem, "features": features, "logits": logits}
         return logits
+
+
+def _plain_call(module: nnx.Module, x: jax.Array) -> jax.Array:
+    return module(x)
 
 
 def _normalise_size(image_size: int | Size) -> Size:

@@ -34,10 +34,11 @@ from hsc_jax.train.options import (
 from hsc_jax.train.schedule import SCHEDULES
 
 NAMED_SIZE_KEYS = ("p", "n", "t", "s", "c", "m", "l")
-# hsc_jax.models.config's ARCH_VARIANTS and HEAD_VARIANTS, repeated so that reading the training
-# flags does not import the model code (and JAX); a test checks that they agree.
+# hsc_jax.models.config's ARCH_VARIANTS, HEAD_VARIANTS and RECOMPUTE, repeated so that reading
+# the training flags does not import the model code (and JAX); a test checks that they agree.
 ARCH_VARIANTS = ("baseline", "inverted_se", "convnext")
 HEAD_VARIANTS = ("auto", "avg", "avgmax_mlp", "transformer", "mlp_mixer")
+RECOMPUTE = ("none", "stages", "all")
 CROP_KINDS = ("head", "face")
 AUGMENTATIONS = ("reference", "wild")
 # Architecture flags that a named size fixes; giving one of them with --size is a conflict.
@@ -171,6 +172,16 @@ class TrainConfig:
     resume: str | None = option(None, help="Checkpoint folder, or 'auto' (newest in output_dir).")
     # bfloat16 compute with float32 parameters and loss (accelerators only; CPU trains in f32).
     use_amp: bool = option(False, help="bfloat16 compute on accelerators.")
+    # Activations the backward pass recomputes instead of keeping them from the forward pass
+    # (models/recompute.py): the same gradients, less scratch memory per step. "stages" keeps
+    # S at batch 256 in 1.1 GB instead of 2.4 GB and was as fast or faster on 2 CPU cores
+    # (docs/models-benchmark.md); "all" also recomputes the stem (0.7 GB, about 6% slower).
+    recompute: str = option(
+        "stages",
+        help="Activations recomputed in the backward pass instead of kept: none, stages (less "
+        "memory, as fast), all (the stem too: least memory, slower).",
+        choices=RECOMPUTE,
+    )
     # Progress bars and per-epoch detail on the console.
     verbose: bool = option(False, help="Progress bars and debug logging.", per_process=True)
     # Leave out rows whose label or image is bad (reporting how many) instead of failing.

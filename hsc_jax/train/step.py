@@ -72,14 +72,18 @@ def _cast_floats(tree: Any, dtype: jnp.dtype) -> Any:
     )
 
 
-def forward(model: nnx.Module, images: jax.Array, compute_dtype: jnp.dtype) -> jax.Array:
+def forward(
+    model: nnx.Module, images: jax.Array, compute_dtype: jnp.dtype, recompute: str = "none"
+) -> jax.Array:
     """Logits in float32; with a bfloat16 compute dtype the parameters are cast for the call
-    only (float32 masters stay in the model) and updated statistics are copied back."""
+    only (float32 masters stay in the model) and updated statistics are copied back.
+    `recompute` ("none", "stages", "all"): which of the backbone's activations are recomputed
+    in the backward pass instead of kept (models/recompute.py)."""
     if compute_dtype == jnp.float32:
-        return model(images).astype(jnp.float32)
+        return model(images, recompute=recompute).astype(jnp.float32)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     low = nnx.merge(graphdef, _cast_floats(params, compute_dtype), rest)
-    logits = low(images.astype(compute_dtype)).astype(jnp.float32)
+    logits = low(images.astype(compute_dtype), recompute=recompute).astype(jnp.float32)
     new_rest = nnx.state(low, nnx.Not(nnx.Param))
     dtypes = jax.tree.map(lambda x: x.dtype, rest)
     nnx.update(model, jax.tree.map(lambda x, d: x.astype(d), new_rest, dtypes))
@@ -92,9 +96,10 @@ def loss_fn(
     labels: jax.Array,
     pos_weight: jax.Array,
     compute_dtype: jnp.dtype = jnp.float32,
+    recompute: str = "none",
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Mean class-weighted BCE over the batch; aux carries the logits for the epoch metrics."""
-    logits = forward(model, images, compute_dtype)
+    logits = forward(model, images, compute_dtype, recompute)
     loss = weighted_bce(logits, labels, pos_weight).mean()
     return loss, {"logits": logits}
 
@@ -138,6 +143,7 @@ def make_train_step(
     augmentation: str = "reference",
     mixup: float = 0.0,
     ema_decay: float = 0.0,
+    recompute: str = "none",
 ) -> TrainStep:
     """`step(state, images_uint8, targets, key, lr, pos_weight) -> (state, measurements)`.
 
@@ -146,7 +152,7 @@ def make_train_step(
     The state is donated; images and targets (0/1 labels, or soft targets in [0, 1]) arrive
     sharded over the data axis. `augmentation` is "reference" or "wild" (augment_wild.py).
     `mixup` > 0 blends each augmented image and its target with another of the batch's
-    (`mix_batch`)."""
+    (`mix_batch`). `recompute` trades arithmetic for memory (`forward`)."""
     if augmentation not in ("reference", "wild"):
         raise ValueError(f"augmentation must be 'reference' or 'wild', got {augmentation!r}")
 
@@ -159,7 +165,7 @@ def make_train_step(
         if mixup > 0:
             x, labels = mix_batch(x, labels, jax.random.fold_in(key, MIXUP_STREAM), mixup)
         grad_fn = nnx.value_and_grad(loss_fn, has_aux=True)
-        (loss, aux), grads = grad_fn(model, x, labels, pos_weight, compute_dtype)
+        (loss, aux), grads = grad_fn(model, x, labels, pos_weight, compute_dtype, recompute)
         set_learning_rate(optimizer, lr)
         optimizer.update(model, grads)
         if ema_decay > 0:

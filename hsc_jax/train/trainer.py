@@ -142,6 +142,7 @@ class Trainer:
             self.config.augment,
             self.config.mixup,
             self.config.ema_decay,
+            self.config.recompute,
         )
         self.eval_step = make_eval_step(eval_graphdef, scaling, self.parallel)
 
