@@ -3,17 +3,25 @@ less memory (hsc_jax/models/recompute.py)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from fakes import TinyModel
 from flax import nnx
+from helpers import child_environment
 
+from hsc_infer.contract import ModelContract
 from hsc_jax.models import ModelConfig, create_model
 from hsc_jax.models.config import RECOMPUTE
 from hsc_jax.models.recompute import recompute_in_backward
-from hsc_jax.train import step
+from hsc_jax.train import mesh, step
+from hsc_jax.xla_schedule import ORDER_FLAGS
 
 
 def _loss_grads_and_state(model: nnx.Module, images: jax.Array, recompute: str):
@@ -58,7 +66,7 @@ def test_recompute_gives_the_same_loss_gradients_and_statistics(arch: str):
 
 def test_recompute_under_bfloat16_compute():
     """--use_amp's path: parameters cast to bfloat16 for the call; the recomputed stages'
-    gradients come back in the parameters' dtype, close to the plain bfloat16 step's."""
+    gradients are the plain bfloat16 step's, up to bfloat16 rounding."""
     config = ModelConfig(base_channels=8, num_blocks=2)
     images = jax.random.uniform(jax.random.key(3), (4, 48, 48, 3))
     labels = jnp.array([0, 1, 0, 1])
@@ -70,8 +78,8 @@ def test_recompute_under_bfloat16_compute():
         grads[recompute] = grad_fn(model, images, labels, 1.0, jnp.bfloat16, recompute)[0]
     pairs = zip(jax.tree.leaves(grads["stages"]), jax.tree.leaves(grads["none"]), strict=True)
     for got, want in pairs:
-        assert got.dtype == want.dtype == jnp.float32
-        assert np.linalg.norm(got - want) <= 0.05 * np.linalg.norm(want) + 1e-6
+        # bfloat16 rounding: up to 1.2e-3 of a leaf's norm here
+        assert np.linalg.norm(got - want) <= 5e-3 * np.linalg.norm(want) + 1e-6
 
 
 def test_recomputation_draws_the_same_dropout_mask():
@@ -99,10 +107,9 @@ def test_recomputation_draws_the_same_dropout_mask():
     assert counts == plain_counts and any(c > 0 for c in counts)
 
 
-def test_recompute_cuts_the_train_steps_scratch_memory():
-    """XLA's own accounting of the compiled step: with the order pinned, the activations of the
-    stages are not alive together. Were every recomputation run right after the forward pass
-    (as XLA orders `jax.checkpoint` here), S would keep 0.95x of its memory."""
+def step_temporaries() -> dict[str, int]:
+    """Bytes of scratch memory of a small inverted-SE step's gradient for each setting (XLA's
+    own accounting of the compiled program; nothing runs)."""
     config = ModelConfig(base_channels=16, num_blocks=3, arch_variant="inverted_se")
     images = jnp.zeros((64, 48, 48, 3))
     labels = jnp.zeros((64,), jnp.int32)
@@ -118,8 +125,95 @@ def test_recompute_cuts_the_train_steps_scratch_memory():
 
         compiled = jax.jit(jax.grad(loss, allow_int=True)).lower(state).compile()
         temporaries[recompute] = compiled.memory_analysis().temp_size_in_bytes
-    assert temporaries["stages"] < 0.7 * temporaries["none"], temporaries
-    assert temporaries["all"] < 0.8 * temporaries["stages"], temporaries
+    return temporaries
+
+
+def _child(code: str, **environ: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_environment(JAX_PLATFORMS="cpu", **environ),
+    )
+
+
+def _answer(child: subprocess.Popen) -> dict:
+    stdout, stderr = child.communicate(timeout=300)
+    assert child.returncode == 0, stderr[-3000:]
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_recompute_cuts_the_train_steps_scratch_memory():
+    """Under both of XLA's CPU orders (`hsc-jax train` asks for the memory order), the stages'
+    activations are not alive together. Each data dependency of recompute.py is what holds
+    under one of them: without the first, XLA's default order runs every recomputation right
+    after the forward pass (0.98x of `none` here); without the second, the memory order leaves
+    the parameter gradients to the end (0.96x)."""
+    in_memory_order = _child(
+        """
+        import json
+        from test_recompute import step_temporaries
+        print(json.dumps(step_temporaries()))
+        """,
+        XLA_FLAGS=ORDER_FLAGS["memory"],
+    )
+    for temporaries in (step_temporaries(), _answer(in_memory_order)):
+        assert temporaries["stages"] < 0.7 * temporaries["none"], temporaries
+        assert temporaries["all"] < 0.8 * temporaries["stages"], temporaries
+
+
+def three_steps_losses(recompute: str, devices: int) -> list[float]:
+    """Losses of three train steps of a small inverted-SE model on fixed data, the batch
+    spread over the data axis of every CPU device."""
+    parallel = mesh.data_parallel("cpu")
+    assert parallel.device_count == devices
+    model = create_model(ModelConfig(base_channels=8, num_blocks=3), image_size=(48, 48), seed=0)
+    model.train()
+    graphdef, state = nnx.split((model, step.make_optimizer(model, 1e-2, 1e-4)))
+    state = parallel.put_replicated(state)
+    scaling = step.InputScaling.from_contract(ModelContract())
+    train_step = step.make_train_step(graphdef, scaling, parallel, recompute=recompute)
+    rng = np.random.default_rng(0)
+    losses = []
+    for i in range(3):
+        images = rng.integers(0, 256, (8, 48, 48, 3), dtype=np.uint8)
+        labels = (np.arange(8) % 3 == 0).astype(np.int32)
+        batch = parallel.put_batch(images), parallel.put_batch(labels)
+        state, m = train_step(state, *batch, jax.random.key(i), 1e-2, 2.0)
+        losses.append(float(m["loss"]))
+    return losses
+
+
+def test_recomputed_stages_on_two_devices_train_as_one_device_without():
+    """The batch sharded over 2 devices (a child process: the device count is fixed at start):
+    the per-sample dependency stays on each sample's device and the losses are those of a
+    plain step on one device."""
+    if jax.device_count("cpu") != 1:
+        pytest.skip("this process already has several CPU devices")
+    two_devices = _child(
+        """
+        import json
+        from test_recompute import three_steps_losses
+        print(json.dumps({"losses": three_steps_losses("stages", devices=2)}))
+        """,
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    )
+    plain = three_steps_losses("none", devices=1)
+    np.testing.assert_allclose(_answer(two_devices)["losses"], plain, rtol=1e-5)
+    assert plain[0] != plain[2]
+
+
+def test_a_module_without_parameters():
+    """Nothing to differentiate but the input: the gradient is the plain call's."""
+
+    class Square(nnx.Module):
+        def __call__(self, x: jax.Array) -> jax.Array:
+            return x * x
+
+    x = jnp.arange(6.0).reshape(2, 3)
+    grad = jax.grad(lambda x: recompute_in_backward(Square(), x).sum())(x)
+    np.testing.assert_allclose(grad, 2 * x)
 
 
 def test_an_unknown_recompute_setting_is_refused():

@@ -28,6 +28,7 @@ from benchmarks.training.models import TRAIN_DEFAULTS, add_recompute_option, rea
 from benchmarks.training.profile import fusion_contents
 from hsc_jax.models import NAMED_SIZES
 from hsc_jax.train.mesh import data_parallel
+from hsc_jax.train.step import resolve_recompute
 from hsc_jax.xla_schedule import ORDER_FLAGS, cpu_program_order, order_cpu_programs
 
 MB = 1e6
@@ -109,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     order_cpu_programs(args.cpu_order)
     print(
         f"{machine_line()}; jax {jax.__version__}; depthwise {args.depthwise}; 48x48; "
-        f"XLA CPU order {cpu_program_order()}; recompute {args.recompute}"
+        f"XLA CPU order {cpu_program_order()}; recompute "
+        f"{resolve_recompute(args.recompute, 'cpu')}"
     )
     rows = [
         step_memory(size, batch, args.depthwise, args.top, args.recompute)

@@ -36,7 +36,13 @@ from hsc_jax.models import NAMED_SIZES, ModelConfig, count_parameters, create_mo
 from hsc_jax.train.config import RECOMPUTE, TrainConfig
 from hsc_jax.train.mesh import DataParallel, data_parallel
 from hsc_jax.train.pipeline import positive_weight
-from hsc_jax.train.step import InputScaling, make_eval_step, make_optimizer, make_train_step
+from hsc_jax.train.step import (
+    InputScaling,
+    make_eval_step,
+    make_optimizer,
+    make_train_step,
+    resolve_recompute,
+)
 from hsc_jax.xla_schedule import ORDER_FLAGS, cpu_program_order, order_cpu_programs
 
 # The trainer's defaults for the optimiser (`hsc-jax train` without --lr / --weight_decay).
@@ -188,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"device(s); train step: hsc_jax.train.step.make_train_step (augmented, weighted); "
         f"jax {jax.__version__}; batch {args.batch}; {image_size[0]}x{image_size[1]}; "
         f"depthwise {args.depthwise}; XLA CPU order {cpu_program_order()}; "
-        f"recompute {args.recompute}; malloc {malloc_setting()}; best of {args.repeats} x "
+        f"recompute {resolve_recompute(args.recompute, parallel.backend)}; malloc {malloc_setting()}; best of {args.repeats} x "
         f"{args.steps} steps"
     )
     print(

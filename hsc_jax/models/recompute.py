@@ -11,8 +11,8 @@ as `jax.checkpoint` ends up doing here) or from leaving the parameter gradients 
 update at the end. Two data dependencies pin the order: the recomputation reads its input plus
 zero times the incoming cotangent, so it cannot start before that cotangent exists, and the
 input's gradient leaves plus zero times the parameter gradients, so they are done first. Zero
-times a float is not folded away (it is NaN for NaN), and adding zero leaves every value as it
-was.
+times a float is not folded away (it is NaN for NaN), and adding zero leaves every finite value
+as it was (a non-finite gradient spoils the step either way).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from flax import nnx
 
 def recompute_in_backward(module: nnx.Module, x: jax.Array) -> jax.Array:
     """`module(x)` with the same values and gradients; its activations are recomputed in the
-    backward pass. Non-parameter state (batch statistics, RNG counters) is updated as by a plain
-    call; the recomputation starts from the state the call saw, so it draws the same numbers."""
+    backward pass. `module` maps a batch to a batch: (B, ...) -> (B, ...). Non-parameter state
+    (batch statistics, RNG counters) is updated as by a plain call and gets no gradient; the
+    recomputation starts from the state the call saw, so it draws the same numbers."""
     graphdef, params, rest = nnx.split(module, nnx.Param, ...)
 
     def run(params: Any, rest: Any, x: jax.Array) -> tuple[jax.Array, Any]:
@@ -51,7 +52,8 @@ def recompute_in_backward(module: nnx.Module, x: jax.Array) -> jax.Array:
         x = x + (0.0 * _per_sample_scalar(dy, x.ndim)).astype(x.dtype)
         _, pullback = jax.vjp(lambda p, x: run(p, rest, x)[0], params, x)
         dparams, dx = pullback(dy)
-        done = sum(leaf.reshape(-1)[0] for leaf in jax.tree.leaves(dparams))
+        firsts = (leaf.reshape(-1)[:1].sum() for leaf in jax.tree.leaves(dparams))
+        done = sum(firsts, jnp.zeros((), dx.dtype))  # zero for a module without parameters
         dx = dx + (0.0 * done).astype(dx.dtype)
         return dparams, jax.tree.map(_zero_cotangent, rest), dx
 

@@ -34,11 +34,12 @@ from hsc_jax.train.options import (
 from hsc_jax.train.schedule import SCHEDULES
 
 NAMED_SIZE_KEYS = ("p", "n", "t", "s", "c", "m", "l")
-# hsc_jax.models.config's ARCH_VARIANTS, HEAD_VARIANTS and RECOMPUTE, repeated so that reading
-# the training flags does not import the model code (and JAX); a test checks that they agree.
+# hsc_jax.models.config's ARCH_VARIANTS, HEAD_VARIANTS and RECOMPUTE (here with "auto"),
+# repeated so that reading the training flags does not import the model code (and JAX); a test
+# checks that they agree.
 ARCH_VARIANTS = ("baseline", "inverted_se", "convnext")
 HEAD_VARIANTS = ("auto", "avg", "avgmax_mlp", "transformer", "mlp_mixer")
-RECOMPUTE = ("none", "stages", "all")
+RECOMPUTE = ("auto", "none", "stages", "all")
 CROP_KINDS = ("head", "face")
 AUGMENTATIONS = ("reference", "wild")
 # Architecture flags that a named size fixes; giving one of them with --size is a conflict.
@@ -173,13 +174,15 @@ class TrainConfig:
     # bfloat16 compute with float32 parameters and loss (accelerators only; CPU trains in f32).
     use_amp: bool = option(False, help="bfloat16 compute on accelerators.")
     # Activations the backward pass recomputes instead of keeping them from the forward pass
-    # (models/recompute.py): the same gradients, less scratch memory per step. "stages" keeps
-    # S at batch 256 in 1.1 GB instead of 2.4 GB and was as fast or faster on 2 CPU cores
+    # (models/recompute.py): the same gradients, less scratch memory per step. On 2 CPU cores
+    # "stages" kept S at batch 256 in 1.1 GB instead of 2.4 GB at the same or a better speed
     # (docs/models-benchmark.md); "all" also recomputes the stem (0.7 GB, about 6% slower).
+    # "auto" is "stages" on CPU and "none" on accelerators, where it has not been measured.
     recompute: str = option(
-        "stages",
-        help="Activations recomputed in the backward pass instead of kept: none, stages (less "
-        "memory, as fast), all (the stem too: least memory, slower).",
+        "auto",
+        help="Activations recomputed in the backward pass instead of kept: none; stages (less "
+        "memory, as fast on CPU); all (the stem too: least memory, slower); auto: stages on "
+        "CPU, none on accelerators.",
         choices=RECOMPUTE,
     )
     # Progress bars and per-epoch detail on the console.

@@ -121,6 +121,15 @@ def make_optimizer(model: nnx.Module, lr: float, weight_decay: float) -> nnx.Opt
 TrainStep = Callable[..., tuple[Any, dict[str, jax.Array]]]
 
 
+def resolve_recompute(setting: str, backend: str) -> str:
+    """--recompute "auto": the stages on CPU, where recomputing them was measured to halve the
+    step's scratch memory at no loss of speed (docs/models-benchmark.md), nothing on an
+    accelerator, where it has not been measured; other settings stand as given."""
+    if setting != "auto":
+        return setting
+    return "stages" if backend == "cpu" else "none"
+
+
 def mix_batch(
     images: jax.Array, targets: jax.Array, key: jax.Array, alpha: float
 ) -> tuple[jax.Array, jax.Array]:
@@ -143,7 +152,7 @@ def make_train_step(
     augmentation: str = "reference",
     mixup: float = 0.0,
     ema_decay: float = 0.0,
-    recompute: str = "none",
+    recompute: str = "auto",
 ) -> TrainStep:
     """`step(state, images_uint8, targets, key, lr, pos_weight) -> (state, measurements)`.
 
@@ -152,9 +161,11 @@ def make_train_step(
     The state is donated; images and targets (0/1 labels, or soft targets in [0, 1]) arrive
     sharded over the data axis. `augmentation` is "reference" or "wild" (augment_wild.py).
     `mixup` > 0 blends each augmented image and its target with another of the batch's
-    (`mix_batch`). `recompute` trades arithmetic for memory (`forward`)."""
+    (`mix_batch`). `recompute` trades arithmetic for memory (`forward`; "auto":
+    `resolve_recompute`)."""
     if augmentation not in ("reference", "wild"):
         raise ValueError(f"augmentation must be 'reference' or 'wild', got {augmentation!r}")
+    recompute = resolve_recompute(recompute, parallel.backend)
 
     def train_step(state, images, labels, key, lr, pos_weight):
         model, optimizer, *averaged = nnx.merge(graphdef, state)

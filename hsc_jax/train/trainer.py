@@ -40,6 +40,7 @@ from hsc_jax.train.step import (
     make_eval_step,
     make_optimizer,
     make_train_step,
+    resolve_recompute,
 )
 
 log = logging.getLogger("hsc_jax.train")
@@ -101,11 +102,12 @@ class Trainer:
             int(np.size(x)) for x in jax.tree.leaves(nnx.state(model, nnx.Param))
         )
         log.info(
-            "model %s at %dx%d: %d parameters; %s",
+            "model %s at %dx%d: %d parameters; %s; recomputed in the backward pass: %s",
             json.dumps(self.model_config.to_dict()),
             *config.image_size,
             self.parameter_count,
             "bfloat16 compute" if self.compute_dtype == jnp.bfloat16 else "float32",
+            resolve_recompute(config.recompute, self.parallel.backend),
         )
         self._compile_steps()
 
