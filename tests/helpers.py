@@ -9,11 +9,13 @@ to import helpers from.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -109,3 +111,23 @@ def child_environment(**overrides: str) -> dict[str, str]:
     paths = [str(TESTS), str(ROOT), env.get("PYTHONPATH")]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     return env
+
+
+def start_python(code: str, **environ: str) -> subprocess.Popen:
+    """A child interpreter running `code` (dedented) on the CPU backend with `environ` on top of
+    `child_environment`: for what is fixed when JAX starts (device count, XLA flags), while the
+    test goes on in this process."""
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_environment(JAX_PLATFORMS="cpu", **environ),
+    )
+
+
+def json_answer(child: subprocess.Popen, timeout: float = 300) -> Any:
+    """The JSON of the child's last output line, once it has exited cleanly."""
+    stdout, stderr = child.communicate(timeout=timeout)
+    assert child.returncode == 0, stderr[-3000:]
+    return json.loads(stdout.strip().splitlines()[-1])

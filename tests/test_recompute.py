@@ -3,18 +3,13 @@ less memory (hsc_jax/models/recompute.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from fakes import TinyModel
 from flax import nnx
-from helpers import child_environment
+from helpers import json_answer, start_python
 
 from hsc_infer.contract import ModelContract
 from hsc_jax.models import ModelConfig, create_model
@@ -128,29 +123,13 @@ def step_temporaries() -> dict[str, int]:
     return temporaries
 
 
-def _child(code: str, **environ: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_environment(JAX_PLATFORMS="cpu", **environ),
-    )
-
-
-def _answer(child: subprocess.Popen) -> dict:
-    stdout, stderr = child.communicate(timeout=300)
-    assert child.returncode == 0, stderr[-3000:]
-    return json.loads(stdout.strip().splitlines()[-1])
-
-
 def test_recompute_cuts_the_train_steps_scratch_memory():
     """Under both of XLA's CPU orders (`hsc-jax train` asks for the memory order), the stages'
     activations are not alive together. Each data dependency of recompute.py is what holds
     under one of them: without the first, XLA's default order runs every recomputation right
     after the forward pass (0.98x of `none` here); without the second, the memory order leaves
     the parameter gradients to the end (0.96x)."""
-    in_memory_order = _child(
+    in_memory_order = start_python(
         """
         import json
         from test_recompute import step_temporaries
@@ -158,7 +137,7 @@ def test_recompute_cuts_the_train_steps_scratch_memory():
         """,
         XLA_FLAGS=ORDER_FLAGS["memory"],
     )
-    for temporaries in (step_temporaries(), _answer(in_memory_order)):
+    for temporaries in (step_temporaries(), json_answer(in_memory_order)):
         assert temporaries["stages"] < 0.7 * temporaries["none"], temporaries
         assert temporaries["all"] < 0.8 * temporaries["stages"], temporaries
 
@@ -191,7 +170,7 @@ def test_recomputed_stages_on_two_devices_train_as_one_device_without():
     plain step on one device."""
     if jax.device_count("cpu") != 1:
         pytest.skip("this process already has several CPU devices")
-    two_devices = _child(
+    two_devices = start_python(
         """
         import json
         from test_recompute import three_steps_losses
@@ -200,7 +179,7 @@ def test_recomputed_stages_on_two_devices_train_as_one_device_without():
         XLA_FLAGS="--xla_force_host_platform_device_count=2",
     )
     plain = three_steps_losses("none", devices=1)
-    np.testing.assert_allclose(_answer(two_devices)["losses"], plain, rtol=1e-5)
+    np.testing.assert_allclose(json_answer(two_devices)["losses"], plain, rtol=1e-5)
     assert plain[0] != plain[2]
 
 

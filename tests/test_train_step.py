@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -14,7 +11,7 @@ import optax
 import pytest
 from fakes import TinyModel, tiny_train_batch, tiny_train_state
 from flax import nnx
-from helpers import child_environment
+from helpers import json_answer, start_python
 
 from hsc_infer.contract import ModelContract
 from hsc_jax.train import mesh, step
@@ -169,20 +166,9 @@ def test_two_devices_give_the_same_loss_as_one():
     and on this process's single device."""
     if jax.device_count("cpu") != 1:
         pytest.skip("this process already has several CPU devices")
-    env = child_environment(
-        XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"
-    )
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    child = start_python(_CHILD, XLA_FLAGS="--xla_force_host_platform_device_count=2")
     one = _losses_and_batch_error(1)  # meanwhile, in this process
-    stdout, stderr = child.communicate(timeout=300)
-    assert child.returncode == 0, stderr[-3000:]
-    two = json.loads(stdout.strip().splitlines()[-1])
+    two = json_answer(child)
     assert two["devices"] == 2
     np.testing.assert_allclose(two["losses"], one["losses"], atol=1e-5)
     assert one["error"] is None
