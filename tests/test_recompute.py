@@ -102,6 +102,32 @@ def test_recomputation_draws_the_same_dropout_mask():
     assert counts == plain_counts and any(c > 0 for c in counts)
 
 
+def gradient_flops(num_blocks: int, recompute: str) -> float:
+    """XLA's count of floating-point operations in a small inverted-SE model's compiled
+    gradient."""
+    config = ModelConfig(base_channels=8, num_blocks=num_blocks, arch_variant="inverted_se")
+    model = create_model(config, image_size=(48, 48), seed=0)
+    model.train()
+    graphdef, state = nnx.split(model)
+    images, labels = jnp.zeros((4, 48, 48, 3)), jnp.zeros((4,), jnp.int32)
+
+    def loss(state):
+        model = nnx.merge(graphdef, state)
+        return step.loss_fn(model, images, labels, 1.0, jnp.float32, recompute)[0]
+
+    compiled = jax.jit(jax.grad(loss, allow_int=True)).lower(state).compile()
+    return compiled.cost_analysis()["flops"]
+
+
+def test_the_last_stage_is_never_recomputed():
+    """Its activations are needed as soon as the backward pass starts, so recomputing them
+    saves no memory: a one-stage model (P) computes with "stages" exactly what it computes with
+    "none", while a deeper model recomputes its other stages."""
+    assert gradient_flops(1, "stages") == gradient_flops(1, "none")
+    three_stages = gradient_flops(3, "stages") / gradient_flops(3, "none")
+    assert three_stages > 1.05, three_stages
+
+
 def step_temporaries() -> dict[str, int]:
     """Bytes of scratch memory of a small inverted-SE step's gradient for each setting (XLA's
     own accounting of the compiled program; nothing runs)."""

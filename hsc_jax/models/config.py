@@ -12,7 +12,7 @@ HEAD_VARIANTS = ("auto", "avg", "avgmax_mlp", "transformer", "mlp_mixer")
 AUTO_HEADS = {"baseline": "avg", "inverted_se": "avgmax_mlp", "convnext": "transformer"}
 COLOUR_FLAGS = ("rgb_to_yuv_to_y", "rgb_to_lab", "rgb_to_luv")
 # What HSCModel recomputes in the backward pass instead of keeping (recompute.py): nothing,
-# each stage, or the stem too.
+# each stage but the last, or the stem too.
 RECOMPUTE = ("none", "stages", "all")
 
 

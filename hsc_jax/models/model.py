@@ -12,7 +12,7 @@ from hsc_jax.models.colour import colour_transform
 from hsc_jax.models.config import COLOUR_FLAGS, RECOMPUTE, ModelConfig
 from hsc_jax.models.heads import build_head, check_grid
 from hsc_jax.models.layers import resolve_impl, set_conv_impl
-from hsc_jax.models.recompute import recompute_in_backward
+from hsc_jax.models.recompute import keep_in_backward, recompute_in_backward
 
 
 class HSCModel(nnx.Module):
@@ -23,7 +23,8 @@ class HSCModel(nnx.Module):
     Dropout draws from the "dropout" stream given at construction, so after ``model.train()``
     a training step (under ``nnx.jit``) just calls ``model(x)``. ``recompute="stages"`` (or
     "all": the stem too) gives the same values and gradients from less memory: each stage's
-    activations are recomputed in the backward pass instead of kept (recompute.py).
+    activations but the last one's are recomputed in the backward pass instead of kept
+    (recompute.py).
     """
 
     def __init__(
@@ -62,8 +63,15 @@ class HSCModel(nnx.Module):
             x = transform(x)  # (B, H, W, 1 or 3)
         stem = run_stem(self.stem, x)  # (B, H / 2 or H / 4, ..., C)
         features = stem
-        for stage in self.stages:
-            features = run_stage(stage, features)  # (B, H', W', F) after the last stage
+        # The backward pass starts with the last stage, so its activations are needed as soon
+        # as the forward pass ends: recomputing them would cost time and save nothing. Its
+        # backward pass is only pinned before the recomputations (keep_in_backward), if any.
+        others_recomputed = recompute == "all" or (recompute == "stages" and len(self.stages) > 1)
+        run_last = keep_in_backward if others_recomputed else _plain_call
+        last = len(self.stages) - 1
+        for index, stage in enumerate(self.stages):
+            run = run_last if index == last else run_stage
+            features = run(stage, features)  # (B, H', W', F) after the last stage
         logits = self.head(features)  # (B,)
         if return_intermediates:
             return {"stem": stem, "features": features, "logits": logits}

@@ -30,6 +30,19 @@ def recompute_in_backward(module: nnx.Module, x: jax.Array) -> jax.Array:
     backward pass. `module` maps a batch to a batch: (B, ...) -> (B, ...). Non-parameter state
     (batch statistics, RNG counters) is updated as by a plain call and gets no gradient; the
     recomputation starts from the state the call saw, so it draws the same numbers."""
+    return _pinned_call(module, x, recompute=True)
+
+
+def keep_in_backward(module: nnx.Module, x: jax.Array) -> jax.Array:
+    """`module(x)` with its activations kept for the backward pass, as a plain call keeps them,
+    and its input gradient pinned after its parameter gradients as `recompute_in_backward`
+    pins it. For the module whose backward pass runs first: recomputing it would save nothing,
+    but left unpinned, XLA starts the next module's recomputation while this one's activations
+    wait for its parameter gradients."""
+    return _pinned_call(module, x, recompute=False)
+
+
+def _pinned_call(module: nnx.Module, x: jax.Array, *, recompute: bool) -> jax.Array:
     graphdef, params, rest = nnx.split(module, nnx.Param, ...)
 
     def run(params: Any, rest: Any, x: jax.Array) -> tuple[jax.Array, Any]:
@@ -44,13 +57,21 @@ def recompute_in_backward(module: nnx.Module, x: jax.Array) -> jax.Array:
         return run(params, rest, x)
 
     def call_forward(params, rest, x):
-        return run(params, rest, x), (params, rest, x)
+        if recompute:
+            return run(params, rest, x), (rest, (params, x))
+        # The pullback is a pytree whose leaves are the activations it needs.
+        y, pullback, new_rest = jax.vjp(lambda p, x: run(p, rest, x), params, x, has_aux=True)
+        return (y, new_rest), (rest, pullback)
 
     def call_backward(saved, cotangents):
-        params, rest, x = saved
+        rest, kept = saved
         dy, _ = cotangents  # the updated state carries no gradient
-        x = x + (0.0 * _per_sample_scalar(dy, x.ndim)).astype(x.dtype)
-        _, pullback = jax.vjp(lambda p, x: run(p, rest, x)[0], params, x)
+        if recompute:
+            params, x = kept
+            x = x + (0.0 * _per_sample_scalar(dy, x.ndim)).astype(x.dtype)
+            _, pullback = jax.vjp(lambda p, x: run(p, rest, x)[0], params, x)
+        else:
+            pullback = kept
         dparams, dx = pullback(dy)
         firsts = (leaf.reshape(-1)[:1].sum() for leaf in jax.tree.leaves(dparams))
         done = sum(firsts, jnp.zeros((), dx.dtype))  # zero for a module without parameters

@@ -174,7 +174,8 @@ class TrainConfig:
     # bfloat16 compute with float32 parameters and loss (accelerators only; CPU trains in f32).
     use_amp: bool = option(False, help="bfloat16 compute on accelerators.")
     # Activations the backward pass recomputes instead of keeping them from the forward pass
-    # (models/recompute.py): the same gradients, less scratch memory per step. On 2 CPU cores
+    # (models/recompute.py; never the last stage, whose activations the backward pass needs at
+    # once): the same gradients, less scratch memory per step. On 2 CPU cores
     # "stages" kept S at batch 256 in 1.1 GB instead of 2.4 GB at the same or a better speed
     # (docs/models-benchmark.md); "all" also recomputes the stem (0.7 GB, about 6% slower).
     # "auto" is "stages" on CPU and "none" on accelerators, where it has not been measured.
