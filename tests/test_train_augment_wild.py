@@ -44,13 +44,16 @@ def test_a_step_changes_only_the_samples_it_applies_to(step):
     assert not np.allclose(out[apply], np.asarray(x)[apply])
 
 
-def test_each_sample_gets_at_most_one_kind_and_some_stay_clean():
+@pytest.mark.parametrize("spoilt_share", [wild.SPOILT_SHARE, 0.2, 0.0])
+def test_each_sample_gets_at_most_one_kind_and_the_rest_stay_clean(spoilt_share: float):
     x = jax.numpy.asarray(_faces(count=400, size=16))
-    out = np.asarray(wild.augment_wild(x, jax.random.key(1)))
+    out = np.asarray(wild.augment_wild(x, jax.random.key(1), spoilt_share))
     clean = np.all(np.abs(out - np.asarray(x)) < 1e-6, axis=(1, 2, 3))
-    # KIND_SHARES[0] of 400, give or take sampling noise (and a relit sample whose three light
-    # draws all came out off).
-    assert 0.3 < clean.mean() < 0.6
+    # 1 - spoilt_share of 400, give or take sampling noise (and, above it, a relit sample whose
+    # three light draws all came out off).
+    assert 1 - spoilt_share - 0.1 < clean.mean() < 1 - spoilt_share + 0.15
+    if spoilt_share == 0.0:
+        np.testing.assert_array_equal(out, np.asarray(x))
 
 
 def test_every_filter_keeps_a_flat_image_flat():

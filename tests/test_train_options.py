@@ -15,6 +15,13 @@ def test_architecture_choices_agree_with_the_model_code():
     assert config.RECOMPUTE[1:] == model_config.RECOMPUTE
 
 
+def test_the_wild_share_default_agrees_with_the_augmentation():
+    from hsc_jax.train import augment_wild, config
+
+    assert config.TrainConfig(data_root="x").wild_share == config.WILD_SHARE
+    assert config.WILD_SHARE == augment_wild.SPOILT_SHARE
+
+
 def test_fields_fixed_on_resume():
     assert set(fields_fixed_on_resume()) == {
         "seed",
@@ -37,6 +44,7 @@ def test_fields_fixed_on_resume():
         "rgb_to_luv",
         "skip_bad_rows",
         "augment",
+        "wild_share",
         "soft_labels",
         "teacher",
         "teacher_weight",

@@ -3,8 +3,9 @@
 The reference's augmentation (augment.py) barely moves a FERPlus face: no rotation, 5 % shifts,
 no blur or noise. Cameras, phones and archives give faces framed looser or tighter and
 off-centre, tilted, blurred, scaled up from a few pixels, noisy, and lit otherwise. After the
-reference's steps, each sample gets at most one of these kinds (or none, with CLEAN_P), as a
-camera tends to spoil a face in one way at a time:
+reference's steps, each sample gets at most one of these kinds (a share of the samples, 0.6 by
+default and split evenly between the kinds, the rest left clean), as a camera tends to spoil a
+face in one way at a time:
 
 1. geometry: rotation, scale and translation in one bilinear warp whose outside repeats the
    edge pixels (a looser crop shows more of the head's surroundings, not black);
@@ -27,8 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Shares of the samples left clean, warped, resampled and relit.
-KIND_SHARES = (0.4, 0.2, 0.2, 0.2)
+# The share of the samples spoilt (--wild_share): warped, resampled and relit in equal parts.
+SPOILT_SHARE = 0.6
+KINDS = 3
 ROTATION_DEGREES = 20.0
 SCALE = (0.8, 1.3)  # > 1 enlarges the face (a tighter crop); < 1 shows more around it
 TRANSLATE = 0.12  # fraction of width / height
@@ -43,10 +45,12 @@ NOISE_P = 0.5
 NOISE_SIGMA = (2.0 / 255, 14.0 / 255)
 
 
-def augment_wild(x: jax.Array, key: jax.Array) -> jax.Array:
-    """(B, H, W, 3) float32 in [0, 1] -> the same, each sample clean or spoilt in one way."""
+def augment_wild(x: jax.Array, key: jax.Array, spoilt_share: float = SPOILT_SHARE) -> jax.Array:
+    """(B, H, W, 3) float32 in [0, 1] -> the same, each sample clean or, with probability
+    `spoilt_share`, spoilt in one way."""
     kind_key, geometry_key, resample_key, light_key = jax.random.split(key, 4)
-    kind = jax.random.choice(kind_key, len(KIND_SHARES), (x.shape[0],), p=jnp.array(KIND_SHARES))
+    shares = jnp.array((1.0 - spoilt_share,) + (spoilt_share / KINDS,) * KINDS)
+    kind = jax.random.choice(kind_key, KINDS + 1, (x.shape[0],), p=shares)
     x = random_warp(x, geometry_key, kind == 1)
     x = random_resample(x, resample_key, kind == 2)
     return random_light(x, light_key, kind == 3)

@@ -42,6 +42,7 @@ HEAD_VARIANTS = ("auto", "avg", "avgmax_mlp", "transformer", "mlp_mixer")
 RECOMPUTE = ("auto", "none", "stages", "all")
 CROP_KINDS = ("head", "face")
 AUGMENTATIONS = ("reference", "wild")
+WILD_SHARE = 0.6  # augment_wild.SPOILT_SHARE, repeated to keep this module free of JAX
 # Architecture flags that a named size fixes; giving one of them with --size is a conflict.
 SIZE_FIXED_FIELDS = ("base_channels", "num_blocks", "arch_variant", "head_variant")
 
@@ -215,6 +216,14 @@ class TrainConfig:
         help="reference: flip, small affine, photometric; wild: also rotation, looser and "
         "off-centre framing, blur, low resolution, gamma, brightness and noise.",
         choices=AUGMENTATIONS,
+        fixed_on_resume=True,
+    )
+    wild_share: float = option(
+        WILD_SHARE,
+        help="With --augment wild: the share of the training samples it spoils, each in one "
+        "way (framing, blur or resolution, light, in equal parts); the rest get the reference "
+        "augmentation alone.",
+        bounds=Bounds(0, 1),
         fixed_on_resume=True,
     )
     # Train towards the share of annotators who saw a smile instead of the majority label

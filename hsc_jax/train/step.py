@@ -22,7 +22,7 @@ from flax import nnx
 from hsc_infer.contract import ModelContract
 from hsc_jax.train import average
 from hsc_jax.train.augment import augment_batch
-from hsc_jax.train.augment_wild import augment_wild
+from hsc_jax.train.augment_wild import SPOILT_SHARE, augment_wild
 from hsc_jax.train.mesh import DataParallel
 
 log = logging.getLogger("hsc_jax.train")
@@ -153,13 +153,15 @@ def make_train_step(
     mixup: float = 0.0,
     ema_decay: float = 0.0,
     recompute: str = "auto",
+    wild_share: float = SPOILT_SHARE,
 ) -> TrainStep:
     """`step(state, images_uint8, targets, key, lr, pos_weight) -> (state, measurements)`.
 
     `graphdef`/`state` come from `nnx.split((model, optimizer))` with the model in train mode,
     or `nnx.split((model, optimizer, averaged_model))` when `ema_decay` > 0 (average.py).
     The state is donated; images and targets (0/1 labels, or soft targets in [0, 1]) arrive
-    sharded over the data axis. `augmentation` is "reference" or "wild" (augment_wild.py).
+    sharded over the data axis. `augmentation` is "reference" or "wild" (augment_wild.py,
+    spoiling `wild_share` of the samples).
     `mixup` > 0 blends each augmented image and its target with another of the batch's
     (`mix_batch`). `recompute` trades arithmetic for memory (`forward`; "auto":
     `resolve_recompute`)."""
@@ -171,7 +173,7 @@ def make_train_step(
         model, optimizer, *averaged = nnx.merge(graphdef, state)
         x = augment_batch(images, key)
         if augmentation == "wild":
-            x = augment_wild(x, jax.random.fold_in(key, WILD_STREAM))
+            x = augment_wild(x, jax.random.fold_in(key, WILD_STREAM), wild_share)
         x = scaling.normalise(x)
         if mixup > 0:
             x, labels = mix_batch(x, labels, jax.random.fold_in(key, MIXUP_STREAM), mixup)

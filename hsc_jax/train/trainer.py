@@ -145,6 +145,7 @@ class Trainer:
             self.config.mixup,
             self.config.ema_decay,
             self.config.recompute,
+            self.config.wild_share,
         )
         self.eval_step = make_eval_step(eval_graphdef, scaling, self.parallel)
 
