@@ -194,8 +194,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"device(s); train step: hsc_jax.train.step.make_train_step (augmented, weighted); "
         f"jax {jax.__version__}; batch {args.batch}; {image_size[0]}x{image_size[1]}; "
         f"depthwise {args.depthwise}; XLA CPU order {cpu_program_order()}; "
-        f"recompute {resolve_recompute(args.recompute, parallel.backend)}; malloc {malloc_setting()}; best of {args.repeats} x "
-        f"{args.steps} steps"
+        f"recompute {resolve_recompute(args.recompute, parallel.backend)}; "
+        f"malloc {malloc_setting()}; best of {args.repeats} x {args.steps} steps"
     )
     print(
         "| model | params | train img/s | eval img/s | fwd MFLOPs/img | train-step compile s "
