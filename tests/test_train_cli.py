@@ -335,7 +335,7 @@ def test_missing_or_broken_recipe_file(tmp_path: Path, captured):
 
 
 # The recipe each shipped model was trained with (docs/model-zoo.md).
-SHIPPED_RECIPES = {"s": "ferplus_s_wild", "p": "ferplus_p_distil_light_wild"}
+SHIPPED_RECIPES = {"s": "ferplus_s_distil34", "p": "ferplus_p_distil_light_wild"}
 
 
 @pytest.mark.parametrize("size", sorted(SHIPPED_RECIPES))
